@@ -237,15 +237,15 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     quote_spanned! {span=>
         #[automatically_derived]
         impl #krate::__private::Label for #ident {
-            const CARDINALITY: usize = #count;
-            const VALUES: &'static [&'static str] = &[#(#values),*];
+            const CARDINALITY: ::core::primitive::usize = #count;
+            const VALUES: &'static [&'static ::core::primitive::str] = &[#(#values),*];
 
             #[inline]
-            fn index(&self) -> usize {
+            fn index(&self) -> ::core::primitive::usize {
                 match *self { #(#index_arms,)* }
             }
 
-            fn from_index(index: usize) -> ::core::option::Option<Self> {
+            fn from_index(index: ::core::primitive::usize) -> ::core::option::Option<Self> {
                 match index {
                     #(#from_arms,)*
                     _ => ::core::option::Option::None,

@@ -118,8 +118,11 @@ pub struct Family<L, M: Metric> {
     prometheus: crate::interop::PrometheusDesc,
 }
 
-impl<L: LabelSet, M: Metric> Family<L, M> {
+impl<L, M: Metric> Family<L, M> {
     /// A family with no cells allocated yet.
+    ///
+    /// `L` is not bounded here so that an unbounded label type is reported once, at the
+    /// label's type in the declaration, rather than again at the constructor.
     pub const fn new(descriptor: Descriptor, options: M::Options) -> Self {
         Self {
             descriptor,
@@ -140,7 +143,9 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
     }
+}
 
+impl<L: LabelSet, M: Metric> Family<L, M> {
     #[inline]
     fn cells(&self) -> &Cells<M> {
         self.cells.get_or_init(|| Cells {

@@ -184,7 +184,10 @@ impl Registry {
             let registry = Registry::new();
             {
                 let mut inner = registry.write();
-                for family in catalogue() {
+                // Link order varies between builds; expose families sorted by name.
+                let mut families: Vec<&'static dyn Collect> = catalogue().collect();
+                families.sort_by(|a, b| a.header().name.cmp(b.header().name));
+                for family in families {
                     if let Err(e) = inner.add(Entry::Static(family)) {
                         inner.catalogue_errors.push(e);
                     }

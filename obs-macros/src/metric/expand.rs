@@ -59,7 +59,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
     if checked && r.kind != Kind::Info {
         // Each factor is spanned at its label type, so an unbounded type (`String`) is
         // reported there with `Label`'s own advice.
-        let mut product = quote!(1usize);
+        let mut product = quote!(1_usize);
         for ty in &label_tys {
             product = quote_spanned! {syn::spanned::Spanned::span(ty)=>
                 (#product).saturating_mul(<#ty as #private::Label>::CARDINALITY)
@@ -113,7 +113,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
                         }
                     };
                     quote! {{
-                        const __OBS_BUCKETS: &[f64] = &#buckets;
+                        const __OBS_BUCKETS: &[::core::primitive::f64] = &#buckets;
                         #private::HistogramOptions { buckets: __OBS_BUCKETS }
                     }}
                 }

@@ -1,0 +1,9 @@
+use obs_runtime::Label;
+
+#[derive(Label)]
+enum Status {
+    Paid,
+    Failed(String),
+}
+
+fn main() {}

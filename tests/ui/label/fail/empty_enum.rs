@@ -1,0 +1,6 @@
+use obs_runtime::Label;
+
+#[derive(Label)]
+enum Never {}
+
+fn main() {}

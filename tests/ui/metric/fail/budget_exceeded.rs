@@ -1,0 +1,8 @@
+use obs_runtime::{HttpMethod, StatusClass};
+
+obs_runtime::metric! {
+    /// Requests.
+    pub counter REQUESTS("requests_total", method: HttpMethod, status: StatusClass, budget = 50);
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+obs_runtime::metric! {
+    pub counter REQUESTS("requests_total");
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+obs_runtime::metric! {
+    /// Request latency.
+    pub histogram LATENCY("request_latency", unit = "seconds");
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+obs_runtime::metric! {
+    /// Requests.
+    pub countr REQUESTS("requests_total");
+}
+
+fn main() {}
