@@ -705,7 +705,8 @@ impl Summary {
             return;
         }
         for (q, slot) in qs.iter().zip(out.iter_mut()) {
-            let rank = (q.clamp(0.0, 1.0) * (total - 1) as f64).round() as u64;
+            // Nearest rank: the smallest value with at least q·n observations at or below it.
+            let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1) - 1;
             let mut seen = 0u64;
             for (key, c) in merged.iter().enumerate() {
                 seen += c;

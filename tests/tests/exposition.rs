@@ -1,0 +1,333 @@
+//! Exposition checked three ways: golden text, the Python reference parsers, and
+//! `promtool check metrics`.
+
+use obs_runtime::{
+    Counter, DynamicOptions, Format, Gauge, HistogramOptions, Label, Registry, metric,
+};
+use obs_tests::{mask_created, promtool_check, python_parse, samples};
+
+/// Queues of the golden test.
+#[derive(Clone, Copy, Debug, Label)]
+pub enum Queue {
+    /// Mail.
+    Mail,
+    /// Reports.
+    Reports,
+}
+
+metric! {
+    /// Jobs run.
+    pub counter G_JOBS("golden_jobs_total", queue: Queue);
+    /// CPU time spent.
+    pub float_counter G_CPU("golden_cpu_seconds_total", unit = "seconds");
+    /// Jobs waiting.
+    pub gauge G_WAITING("golden_waiting_jobs");
+    /// Load.
+    pub float_gauge G_LOAD("golden_load_ratio", unit = "ratio");
+    /// Job latency.
+    pub histogram G_LATENCY("golden_latency_seconds", queue: Queue, buckets = [0.1, 1.0], unit = "seconds");
+    /// Payload size.
+    pub summary G_PAYLOAD("golden_payload_bytes", quantiles = [0.5, 0.9], unit = "bytes");
+    /// Build information.
+    pub info G_BUILD("golden_build", version, commit);
+}
+
+fn golden_registry() -> Registry {
+    let registry = Registry::new();
+    for family in [
+        &G_JOBS as &'static dyn obs_runtime::Collect,
+        &G_CPU,
+        &G_WAITING,
+        &G_LOAD,
+        &G_LATENCY,
+        &G_PAYLOAD,
+        &G_BUILD,
+    ] {
+        registry.register(family).expect("unique names");
+    }
+    G_JOBS.with(Queue::Mail).inc_by(3);
+    G_CPU.inc_by(1.5);
+    G_WAITING.set(-2);
+    G_LOAD.set(0.25);
+    for v in [0.05, 0.5, 5.0] {
+        G_LATENCY.with(Queue::Reports).observe(v);
+    }
+    for v in [100.0, 200.0, 300.0, 400.0] {
+        G_PAYLOAD.observe(v);
+    }
+    G_BUILD.set(["1.2.3", "4f2a9c1"]);
+    registry
+}
+
+const GOLDEN_TEXT: &str = r#"# HELP golden_jobs_total Jobs run.
+# TYPE golden_jobs_total counter
+golden_jobs_total{queue="mail"} 3
+golden_jobs_total{queue="reports"} 0
+# HELP golden_cpu_seconds_total CPU time spent.
+# TYPE golden_cpu_seconds_total counter
+golden_cpu_seconds_total 1.5
+# HELP golden_waiting_jobs Jobs waiting.
+# TYPE golden_waiting_jobs gauge
+golden_waiting_jobs -2
+# HELP golden_load_ratio Load.
+# TYPE golden_load_ratio gauge
+golden_load_ratio 0.25
+# HELP golden_latency_seconds Job latency.
+# TYPE golden_latency_seconds histogram
+golden_latency_seconds_bucket{queue="mail",le="0.1"} 0
+golden_latency_seconds_bucket{queue="mail",le="1.0"} 0
+golden_latency_seconds_bucket{queue="mail",le="+Inf"} 0
+golden_latency_seconds_sum{queue="mail"} 0.0
+golden_latency_seconds_count{queue="mail"} 0
+golden_latency_seconds_bucket{queue="reports",le="0.1"} 1
+golden_latency_seconds_bucket{queue="reports",le="1.0"} 2
+golden_latency_seconds_bucket{queue="reports",le="+Inf"} 3
+golden_latency_seconds_sum{queue="reports"} 5.55
+golden_latency_seconds_count{queue="reports"} 3
+# HELP golden_payload_bytes Payload size.
+# TYPE golden_payload_bytes summary
+golden_payload_bytes{quantile="0.5"} 198.36848598124263
+golden_payload_bytes{quantile="0.9"} 399.4743972413596
+golden_payload_bytes_sum 1000.0
+golden_payload_bytes_count 4
+# HELP golden_build_info Build information.
+# TYPE golden_build_info gauge
+golden_build_info{version="1.2.3",commit="4f2a9c1"} 1
+"#;
+
+const GOLDEN_OPENMETRICS: &str = r#"# TYPE golden_jobs counter
+# HELP golden_jobs Jobs run.
+golden_jobs_total{queue="mail"} 3
+golden_jobs_created{queue="mail"} <created>
+golden_jobs_total{queue="reports"} 0
+golden_jobs_created{queue="reports"} <created>
+# TYPE golden_cpu_seconds counter
+# UNIT golden_cpu_seconds seconds
+# HELP golden_cpu_seconds CPU time spent.
+golden_cpu_seconds_total 1.5
+golden_cpu_seconds_created <created>
+# TYPE golden_waiting_jobs gauge
+# HELP golden_waiting_jobs Jobs waiting.
+golden_waiting_jobs -2
+# TYPE golden_load_ratio gauge
+# UNIT golden_load_ratio ratio
+# HELP golden_load_ratio Load.
+golden_load_ratio 0.25
+# TYPE golden_latency_seconds histogram
+# UNIT golden_latency_seconds seconds
+# HELP golden_latency_seconds Job latency.
+golden_latency_seconds_bucket{queue="mail",le="0.1"} 0
+golden_latency_seconds_bucket{queue="mail",le="1.0"} 0
+golden_latency_seconds_bucket{queue="mail",le="+Inf"} 0
+golden_latency_seconds_count{queue="mail"} 0
+golden_latency_seconds_sum{queue="mail"} 0.0
+golden_latency_seconds_created{queue="mail"} <created>
+golden_latency_seconds_bucket{queue="reports",le="0.1"} 1
+golden_latency_seconds_bucket{queue="reports",le="1.0"} 2
+golden_latency_seconds_bucket{queue="reports",le="+Inf"} 3
+golden_latency_seconds_count{queue="reports"} 3
+golden_latency_seconds_sum{queue="reports"} 5.55
+golden_latency_seconds_created{queue="reports"} <created>
+# TYPE golden_payload_bytes summary
+# UNIT golden_payload_bytes bytes
+# HELP golden_payload_bytes Payload size.
+golden_payload_bytes{quantile="0.5"} 198.36848598124263
+golden_payload_bytes{quantile="0.9"} 399.4743972413596
+golden_payload_bytes_count 4
+golden_payload_bytes_sum 1000.0
+golden_payload_bytes_created <created>
+# TYPE golden_build info
+# HELP golden_build Build information.
+golden_build_info{version="1.2.3",commit="4f2a9c1"} 1
+# EOF
+"#;
+
+#[test]
+fn every_kind_matches_golden_text() {
+    let registry = golden_registry();
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(text, GOLDEN_TEXT);
+    let om = registry.encode(Format::OpenMetrics);
+    assert_eq!(mask_created(&om), GOLDEN_OPENMETRICS);
+
+    promtool_check(&text);
+
+    // Both reference parsers read the same values back (`_created` aside).
+    let from_text = samples(&python_parse("prometheus", &text));
+    let from_om = samples(&python_parse("openmetrics", &om));
+    let sorted = |mut v: Vec<obs_tests::Sample>| {
+        v.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+        v
+    };
+    let (from_text, from_om) = (sorted(from_text), sorted(from_om));
+    assert_eq!(from_text.len(), 20);
+    assert_eq!(from_text, from_om);
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        from_om
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.len() == labels.len()
+                    && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
+            .value
+    };
+    assert_eq!(value("golden_jobs_total", &[("queue", "mail")]), 3.0);
+    assert_eq!(value("golden_latency_seconds_bucket", &[("queue", "reports"), ("le", "+Inf")]), 3.0);
+    assert_eq!(value("golden_latency_seconds_count", &[("queue", "reports")]), 3.0);
+    assert_eq!(value("golden_latency_seconds_sum", &[("queue", "reports")]), 5.55);
+    assert_eq!(value("golden_waiting_jobs", &[]), -2.0);
+    assert_eq!(value("golden_payload_bytes_count", &[]), 4.0);
+    assert_eq!(value("golden_build_info", &[("version", "1.2.3"), ("commit", "4f2a9c1")]), 1.0);
+
+    let om_families = python_parse("openmetrics", &om);
+    let latency = om_families.iter().find(|f| f.name == "golden_latency_seconds").expect("family");
+    assert_eq!((latency.kind.as_str(), latency.unit.as_str()), ("histogram", "seconds"));
+    let build = om_families.iter().find(|f| f.name == "golden_build").expect("family");
+    assert_eq!(build.kind, "info");
+}
+
+#[test]
+fn escaping_of_help_and_label_values() {
+    let registry = Registry::new();
+    let family = registry
+        .register_dynamic::<Counter, 1>(
+            DynamicOptions::new(
+                "escape_events_total",
+                "Help with a backslash \\, a \"quote\" and a\nnewline.",
+                ["path"],
+            ),
+            (),
+        )
+        .expect("valid");
+    family.with(["C:\\temp \"quoted\"\nnext line"]).inc();
+    family.with(["café ☕ 東京"]).inc_by(2);
+
+    let text = registry.encode(Format::Prometheus);
+    assert_eq!(
+        text,
+        concat!(
+            "# HELP escape_events_total Help with a backslash \\\\, a \"quote\" and a\\nnewline.\n",
+            "# TYPE escape_events_total counter\n",
+            "escape_events_total{path=\"C:\\\\temp \\\"quoted\\\"\\nnext line\"} 1\n",
+            "escape_events_total{path=\"café ☕ 東京\"} 2\n",
+        )
+    );
+    let om = registry.encode(Format::OpenMetrics);
+    assert_eq!(
+        mask_created(&om),
+        concat!(
+            "# TYPE escape_events counter\n",
+            "# HELP escape_events Help with a backslash \\\\, a \\\"quote\\\" and a\\nnewline.\n",
+            "escape_events_total{path=\"C:\\\\temp \\\"quoted\\\"\\nnext line\"} 1\n",
+            "escape_events_created{path=\"C:\\\\temp \\\"quoted\\\"\\nnext line\"} <created>\n",
+            "escape_events_total{path=\"café ☕ 東京\"} 2\n",
+            "escape_events_created{path=\"café ☕ 東京\"} <created>\n",
+            "# EOF\n",
+        )
+    );
+    promtool_check(&text);
+    for (format, body) in [("prometheus", &text), ("openmetrics", &om)] {
+        let families = python_parse(format, body);
+        assert_eq!(families[0].help, "Help with a backslash \\, a \"quote\" and a\nnewline.");
+        let got = samples(&families);
+        assert_eq!(got.len(), 2, "{format}");
+        assert_eq!(got[0].labels["path"], "C:\\temp \"quoted\"\nnext line", "{format}");
+        assert_eq!(got[0].value, 1.0);
+        assert_eq!(got[1].labels["path"], "café ☕ 東京", "{format}");
+        assert_eq!(got[1].value, 2.0);
+    }
+}
+
+#[test]
+fn empty_registry() {
+    let registry = Registry::new();
+    assert_eq!(registry.encode(Format::Prometheus), "");
+    assert_eq!(registry.encode(Format::OpenMetrics), "# EOF\n");
+    assert!(python_parse("openmetrics", "# EOF\n").is_empty());
+    assert!(python_parse("prometheus", "").is_empty());
+}
+
+/// Randomized registry: random families, label values and updates; the Python parsers must
+/// read back exactly the values the test applied.
+#[test]
+fn randomized_registry_round_trips_through_reference_parsers() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    let mut rng = obs_tests::Rng::new(seed);
+    let registry = Registry::new();
+    let mut expected: Vec<(String, Vec<(String, String)>, f64)> = Vec::new();
+    let alphabet: Vec<char> = "abc xyz_-\"\\\né☕".chars().collect();
+    for f in 0..(3 + rng.below(5)) {
+        let name = format!("random_{f}_events_total");
+        let counter = registry
+            .register_dynamic::<Counter, 2>(
+                DynamicOptions::new(&name, "Random counter.", ["kind", "shard"]),
+                (),
+            )
+            .expect("valid");
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..rng.below(20) {
+            let kind: String = (0..1 + rng.below(6))
+                .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                .collect();
+            let shard = rng.below(4).to_string();
+            let n = rng.below(1_000_000);
+            counter.with([&kind, &shard]).inc_by(n);
+            *seen.entry((kind, shard)).or_insert(0u64) += n;
+        }
+        for ((kind, shard), n) in seen {
+            expected.push((name.clone(), vec![("kind".into(), kind), ("shard".into(), shard)], n as f64));
+        }
+        let gauge_name = format!("random_{f}_level");
+        let gauge = registry
+            .register_dynamic::<Gauge, 0>(DynamicOptions::new(&gauge_name, "Random gauge.", []), ())
+            .expect("valid");
+        let v = rng.next_u64() as i64 >> 20;
+        gauge.with([]).set(v);
+        expected.push((gauge_name, vec![], v as f64));
+        let hist_name = format!("random_{f}_size_bytes");
+        let hist = registry
+            .register_dynamic::<obs_runtime::Histogram, 0>(
+                DynamicOptions::new(&hist_name, "Random histogram.", []),
+                HistogramOptions { buckets: &[1.0, 10.0, 100.0] },
+            )
+            .expect("valid");
+        let cell = hist.with([]);
+        let mut counts = [0u64; 4];
+        let mut sum = 0.0;
+        for _ in 0..rng.below(50) {
+            let v = (rng.below(20_000) as f64) / 100.0;
+            cell.observe(v);
+            sum += v;
+            counts[[1.0, 10.0, 100.0].iter().position(|b| v <= *b).unwrap_or(3)] += 1;
+        }
+        let mut acc = 0;
+        for (i, le) in ["1.0", "10.0", "100.0", "+Inf"].iter().enumerate() {
+            acc += counts[i];
+            expected.push((format!("{hist_name}_bucket"), vec![("le".into(), (*le).into())], acc as f64));
+        }
+        expected.push((format!("{hist_name}_count"), vec![], acc as f64));
+        expected.push((format!("{hist_name}_sum"), vec![], cell.sum()));
+        assert!((cell.sum() - sum).abs() < 1e-6, "seed {seed}");
+    }
+    let text = registry.encode(Format::Prometheus);
+    promtool_check(&text);
+    let om = registry.encode(Format::OpenMetrics);
+    for (format, body) in [("prometheus", &text), ("openmetrics", &om)] {
+        let mut got: Vec<(String, Vec<(String, String)>, f64)> = samples(&python_parse(format, body))
+            .into_iter()
+            .map(|s| (s.name, s.labels.into_iter().collect(), s.value))
+            .collect();
+        got.sort_by(|a, b| (&a.0, &a.1).partial_cmp(&(&b.0, &b.1)).expect("ordered"));
+        let mut want = expected.clone();
+        for (_, labels, _) in &mut want {
+            labels.sort();
+        }
+        want.sort_by(|a, b| (&a.0, &a.1).partial_cmp(&(&b.0, &b.1)).expect("ordered"));
+        assert_eq!(got, want, "seed {seed}, format {format}");
+    }
+}
