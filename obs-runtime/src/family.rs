@@ -165,7 +165,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
 
     /// The cell for a label combination given as a tuple (for generic code; prefer `with`).
     #[inline]
-    pub fn get(&self, labels: &L) -> &M {
+    pub fn series(&self, labels: &L) -> &M {
         let index = labels.index();
         let cells = self.cells();
         if let Some(flag) = cells.touched.get(index) {
@@ -186,7 +186,7 @@ macro_rules! impl_with {
             #[inline]
             #[allow(clippy::too_many_arguments, reason = "one argument per declared label")]
             pub fn with(&self, $($v: $t),+) -> &M {
-                self.get(&($($v,)+))
+                self.series(&($($v,)+))
             }
         }
     };
@@ -206,7 +206,7 @@ impl<M: Metric> core::ops::Deref for Family<(), M> {
 
     #[inline]
     fn deref(&self) -> &M {
-        self.get(&())
+        self.series(&())
     }
 }
 
