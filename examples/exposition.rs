@@ -47,8 +47,12 @@ metric! {
 
 fn main() {
     BUILD.set([env!("CARGO_PKG_VERSION")]);
-    ORDERS.with(OrderStatus::Paid, PaymentMethod::Card).inc_by(3);
-    ORDERS.with(OrderStatus::Failed, PaymentMethod::Paypal).inc();
+    ORDERS
+        .with(OrderStatus::Paid, PaymentMethod::Card)
+        .inc_by(3);
+    ORDERS
+        .with(OrderStatus::Failed, PaymentMethod::Paypal)
+        .inc();
     for value in [12.5, 75.0, 640.0] {
         ORDER_VALUE.observe(value);
     }

@@ -114,7 +114,9 @@ fn enum_attrs(cx: &mut Ctxt, input: &DeriveInput) -> (RenameAll, TokenStream) {
             } else {
                 Err(meta.error(format!(
                     "unknown `label` argument `{}`, expected `rename_all` or `crate`",
-                    meta.path.get_ident().map_or_else(String::new, ToString::to_string)
+                    meta.path
+                        .get_ident()
+                        .map_or_else(String::new, ToString::to_string)
                 )))
             }
         });
@@ -140,7 +142,9 @@ fn variant_rename(cx: &mut Ctxt, variant: &syn::Variant) -> Option<LitStr> {
             } else {
                 Err(meta.error(format!(
                     "unknown `label` argument `{}` on a variant, expected `rename`",
-                    meta.path.get_ident().map_or_else(String::new, ToString::to_string)
+                    meta.path
+                        .get_ident()
+                        .map_or_else(String::new, ToString::to_string)
                 )))
             }
         });

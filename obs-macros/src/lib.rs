@@ -8,7 +8,11 @@
 mod ctxt;
 mod label;
 mod metric;
-#[allow(dead_code, unreachable_pub, reason = "shared with obs-runtime, which uses all of it")]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared with obs-runtime, which uses all of it"
+)]
 #[path = "../../obs-runtime/src/name.rs"]
 mod name;
 
@@ -16,7 +20,7 @@ use proc_macro::TokenStream;
 
 /// Declares metric families as statics with bounded, typed labels.
 ///
-/// See the documentation of `obs_runtime::metric` for the grammar and examples.
+/// Documented, with examples, where users meet it: `obs_runtime::metric`.
 #[proc_macro]
 pub fn metric(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as metric::ast::Input);

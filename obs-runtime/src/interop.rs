@@ -237,8 +237,11 @@ pub(crate) fn encode_gathered(
             kind,
         });
         for m in f.get_metric() {
-            let labels: Vec<(&str, &str)> =
-                m.get_label().iter().map(|p| (p.name(), p.value())).collect();
+            let labels: Vec<(&str, &str)> = m
+                .get_label()
+                .iter()
+                .map(|p| (p.name(), p.value()))
+                .collect();
             match kind {
                 MetricKind::Counter => {
                     let v = m.get_counter().get_value();
@@ -271,10 +274,16 @@ pub(crate) fn encode_gathered(
                 }
                 MetricKind::Summary => {
                     let s = m.get_summary();
-                    let quantiles: Vec<f64> =
-                        s.get_quantile().iter().map(proto::Quantile::quantile).collect();
-                    let values: Vec<f64> =
-                        s.get_quantile().iter().map(proto::Quantile::value).collect();
+                    let quantiles: Vec<f64> = s
+                        .get_quantile()
+                        .iter()
+                        .map(proto::Quantile::quantile)
+                        .collect();
+                    let values: Vec<f64> = s
+                        .get_quantile()
+                        .iter()
+                        .map(proto::Quantile::value)
+                        .collect();
                     encoder.summary(
                         &labels,
                         &SummarySample {

@@ -28,6 +28,21 @@ use core::fmt;
 /// assert_eq!(PaymentMethod::from_index(2).map(|m| m.index()), Some(2));
 /// ```
 ///
+/// Derive attributes: `#[label(rename = "..")]` on a variant; on the enum,
+/// `#[label(rename_all = "..")]` (`snake_case` by default, `SCREAMING_SNAKE_CASE`,
+/// `kebab-case`, `lowercase`, `UPPERCASE`, `camelCase`, `PascalCase`) and
+/// `#[label(crate = path)]` for crates that re-export obs. Structs, unions, generic or empty
+/// enums, variants with fields and two variants rendering the same value are compile errors
+/// at the offending token:
+///
+/// ```compile_fail
+/// #[derive(obs_runtime::Label)]
+/// enum Status {
+///     Paid,
+///     Failed(String), // data would make the label unbounded
+/// }
+/// ```
+///
 /// Types with unbounded values (`String`, `&str`, integers, ids) are not labels:
 ///
 /// ```compile_fail
@@ -294,7 +309,11 @@ ready_label! {
 impl Outcome {
     /// `Ok` for `Ok(_)`, `Error` for `Err(_)`.
     pub fn of<T, E>(result: &Result<T, E>) -> Self {
-        if result.is_ok() { Self::Ok } else { Self::Error }
+        if result.is_ok() {
+            Self::Ok
+        } else {
+            Self::Error
+        }
     }
 }
 

@@ -78,7 +78,126 @@ pub use metric::{
     exponential_buckets, linear_buckets, quantiles_valid,
 };
 pub use name::MetricKind;
-pub use obs_macros::{Label, metric};
+pub use obs_macros::Label;
+
+/// Declares metric families as statics whose labels are bounded enums.
+///
+/// # Grammar
+///
+/// ```text
+/// metric! {
+///     /// Help text (required): becomes `# HELP`.
+///     VIS KIND IDENT("exposition_name", label: LabelType, …, option = value, …);
+///     …
+/// }
+/// ```
+///
+/// | `KIND` | static type | update API |
+/// |---|---|---|
+/// | `counter` | [`Family`]`<L, `[`Counter`]`>` | `inc()`, `inc_by(u64)` |
+/// | `float_counter` | [`Family`]`<L, `[`FloatCounter`]`>` | `inc_by(f64)` |
+/// | `gauge` | [`Family`]`<L, `[`Gauge`]`>` | `set`, `inc`, `dec`, `add` (i64) |
+/// | `float_gauge` | [`Family`]`<L, `[`FloatGauge`]`>` | `set`, `add` (f64) |
+/// | `histogram` | [`Family`]`<L, `[`Histogram`]`>` | `observe(f64)`, `start_timer()` |
+/// | `summary` | [`Family`]`<L, `[`Summary`]`>` | `observe(f64)` |
+/// | `info` | [`Info`]`<N>` | `set([&str; N])`; labels are names only |
+///
+/// Labels are `name: Type` where `Type` implements [`Label`] (derive it on a fieldless
+/// enum; `bool`, [`HttpMethod`], [`StatusClass`] and [`Outcome`] are ready-made), at most 8.
+/// A labelled family is used with `with(value, …)` in declared order; an unlabelled one
+/// dereferences to its single cell.
+///
+/// Options: `unit = "seconds"` (the name must end in `_seconds`, before `_total` on
+/// counters), `budget = N` (the most label combinations; default 10 000), `buckets = [..]`
+/// or a const expression of type `[f64; N]` such as [`exponential_buckets`] (histograms;
+/// default [`DEFAULT_BUCKETS`]), `quantiles = [..]`, `max_age = SECONDS`,
+/// `age_buckets = N` (summaries; default p50/p90/p99 over 600 s in 5 steps), and
+/// `crate = path` for crates that re-export obs under another name.
+///
+/// Every family joins the program's link-time catalogue, so [`Registry::global`] exposes
+/// it, zero-valued, from the first scrape on.
+///
+/// # Checks at compile time
+///
+/// Each is an error at the offending token that says what to write instead: the name's
+/// character set, `:` and the reserved `__` prefix; `_total` on counters and only on
+/// counters; suffixes the formats add themselves (`_bucket`, `_created`, `_info`, …); the
+/// unit suffix and non-base units (`_milliseconds` → `_seconds`); reserved label names
+/// (`le`, `quantile`, `__*`) and per-request identifiers (`user_id`, `request_id`, `email`,
+/// `ip`, …); duplicate labels, options and names; empty, non-finite or unsorted buckets;
+/// quantiles outside `0..=1`; a missing doc comment; label types that are not bounded
+/// (`String`, `&str`, integers); and, in const evaluation, the cardinality budget.
+///
+/// # Examples
+///
+/// ```
+/// use obs_runtime::{HttpMethod, Label, StatusClass, metric};
+///
+/// #[derive(Clone, Copy, Debug, Label)]
+/// pub enum Cache { Hit, Miss }
+///
+/// metric! {
+///     /// Lookups by cache outcome.
+///     pub counter LOOKUPS("catalog_lookups_total", cache: Cache);
+///     /// Request latency.
+///     pub histogram LATENCY(
+///         "catalog_request_duration_seconds",
+///         method: HttpMethod,
+///         status: StatusClass,
+///         buckets = [0.005, 0.05, 0.5, 5.0],
+///         unit = "seconds",
+///     );
+///     /// Items in the cache.
+///     pub gauge ITEMS("catalog_cache_items");
+/// }
+///
+/// LOOKUPS.with(Cache::Hit).inc();
+/// LATENCY.with(HttpMethod::Get, StatusClass::Success).observe(0.012);
+/// ITEMS.set(42);
+/// assert_eq!(LOOKUPS.with(Cache::Hit).get(), 1);
+/// ```
+///
+/// Labels are typed and ordered:
+///
+/// ```compile_fail
+/// # use obs_runtime::{HttpMethod, StatusClass, metric};
+/// metric! {
+///     /// Requests.
+///     pub counter REQUESTS("requests_total", method: HttpMethod, status: StatusClass);
+/// }
+/// REQUESTS.with(StatusClass::Success, HttpMethod::Get).inc(); // wrong order
+/// ```
+///
+/// A per-request identifier is not a label:
+///
+/// ```compile_fail
+/// # use obs_runtime::metric;
+/// metric! {
+///     /// Requests.
+///     pub counter REQUESTS("requests_total", user_id: bool);
+/// }
+/// ```
+///
+/// Too many combinations for the budget:
+///
+/// ```compile_fail
+/// # use obs_runtime::{HttpMethod, StatusClass, metric};
+/// metric! {
+///     /// Requests.
+///     pub counter REQUESTS("requests_total", method: HttpMethod, status: StatusClass, budget = 10);
+/// }
+/// ```
+///
+/// Counters end in `_total`:
+///
+/// ```compile_fail
+/// obs_runtime::metric! {
+///     /// Requests.
+///     pub counter REQUESTS("requests");
+/// }
+/// ```
+#[doc(inline)]
+pub use obs_macros::metric;
 pub use registry::{Exposition, Registry, RegistryError, catalogue};
 
 /// Items the macros expand to. Not a stable API: names and signatures change without notice.

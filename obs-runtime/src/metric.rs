@@ -130,7 +130,9 @@ impl Counter {
 
 impl fmt::Debug for Counter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Counter").field("value", &self.get()).finish()
+        f.debug_struct("Counter")
+            .field("value", &self.get())
+            .finish()
     }
 }
 
@@ -396,7 +398,10 @@ impl Histogram {
         }
         // Index of the first bound >= v; `bounds.len()` is the +Inf bucket.
         let i = if self.bounds.len() <= 16 {
-            self.bounds.iter().position(|b| v <= *b).unwrap_or(self.bounds.len())
+            self.bounds
+                .iter()
+                .position(|b| v <= *b)
+                .unwrap_or(self.bounds.len())
         } else {
             self.bounds.partition_point(|b| *b < v)
         };

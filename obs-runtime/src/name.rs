@@ -294,7 +294,10 @@ pub const fn check_metric_name(
         let mut k = 0;
         while k < NON_BASE_UNITS.len() {
             if bytes_eq(u, NON_BASE_UNITS[k].0.as_bytes()) {
-                return Err(NameError::NonBaseUnit(NON_BASE_UNITS[k].0, NON_BASE_UNITS[k].1));
+                return Err(NameError::NonBaseUnit(
+                    NON_BASE_UNITS[k].0,
+                    NON_BASE_UNITS[k].1,
+                ));
             }
             k += 1;
         }
@@ -305,7 +308,10 @@ pub const fn check_metric_name(
     let mut k = 0;
     while k < NON_BASE_UNITS.len() {
         if ends_with_unit(stem, NON_BASE_UNITS[k].0.as_bytes()) {
-            return Err(NameError::NonBaseUnit(NON_BASE_UNITS[k].0, NON_BASE_UNITS[k].1));
+            return Err(NameError::NonBaseUnit(
+                NON_BASE_UNITS[k].0,
+                NON_BASE_UNITS[k].1,
+            ));
         }
         k += 1;
     }

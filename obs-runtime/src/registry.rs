@@ -193,7 +193,9 @@ impl Registry {
                     }
                 }
                 #[cfg(feature = "prometheus")]
-                inner.prometheus.push(prometheus::default_registry().clone());
+                inner
+                    .prometheus
+                    .push(prometheus::default_registry().clone());
             }
             registry
         });

@@ -1,5 +1,9 @@
 //! Helpers shared by the behaviour tests: the independent validators (the Python reference
 //! parser and `promtool`) run as subprocesses.
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test helpers panic to fail the calling test"
+)]
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -96,8 +100,14 @@ pub fn python_parse(format: &str, text: &str) -> Vec<ParsedFamily> {
                     value: parse_f64(&s["value"]),
                     exemplar: s["exemplar"].as_object().map(|e| {
                         (
-                            e["labels"]["trace_id"].as_str().unwrap_or_default().to_owned(),
-                            e["labels"]["span_id"].as_str().unwrap_or_default().to_owned(),
+                            e["labels"]["trace_id"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            e["labels"]["span_id"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
                             parse_f64(&e["value"]),
                         )
                     }),
@@ -151,7 +161,10 @@ pub fn mask_created(text: &str) -> String {
                 return line.to_owned();
             }
             let v: f64 = value.parse().expect("created is a float");
-            assert!((now - 3600.0..=now + 1.0).contains(&v), "created {v} is not recent");
+            assert!(
+                (now - 3600.0..=now + 1.0).contains(&v),
+                "created {v} is not recent"
+            );
             format!("{series} <created>")
         })
         .map(|l| l + "\n")
@@ -165,7 +178,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from `seed` (0 is replaced by a fixed non-zero value).
     pub fn new(seed: u64) -> Self {
-        Self(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Self(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.

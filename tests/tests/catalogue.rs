@@ -1,6 +1,14 @@
 //! The link-time catalogue: every `metric!` in the program is in the global registry and
 //! in its first scrape, zero-valued, before any use; the global exposition also carries the
 //! `prometheus` crate's default registry (with process metrics on Linux).
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 use obs_runtime::{Format, Label, Registry, metric};
 use obs_tests::{promtool_check, python_parse, samples};
@@ -31,7 +39,9 @@ mod nested {
 #[test]
 fn first_scrape_lists_every_declared_series_at_zero() {
     let registry = Registry::global();
-    registry.check().expect("no duplicate names in this program");
+    registry
+        .check()
+        .expect("no duplicate names in this program");
     let names = registry.names();
     for name in [
         "catalogue_signups_total",
@@ -39,20 +49,28 @@ fn first_scrape_lists_every_declared_series_at_zero() {
         "catalogue_nested_level",
         "obs_cardinality_overflow_total",
     ] {
-        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} missing from {names:?}"
+        );
     }
     let text = registry.encode(Format::Prometheus);
     for plan in ["free", "pro"] {
         for referred in ["false", "true"] {
-            let line = format!("catalogue_signups_total{{plan=\"{plan}\",referred=\"{referred}\"}} 0\n");
+            let line =
+                format!("catalogue_signups_total{{plan=\"{plan}\",referred=\"{referred}\"}} 0\n");
             assert!(text.contains(&line), "missing {line}");
         }
     }
     assert!(text.contains("catalogue_checkout_seconds_bucket{le=\"+Inf\"} 0\n"));
     assert!(text.contains("catalogue_nested_level 0\n"));
     // Families come out sorted by name, whatever the link order.
-    let signups = text.find("# TYPE catalogue_signups_total").expect("signups");
-    let checkout = text.find("# TYPE catalogue_checkout_seconds").expect("checkout");
+    let signups = text
+        .find("# TYPE catalogue_signups_total")
+        .expect("signups");
+    let checkout = text
+        .find("# TYPE catalogue_checkout_seconds")
+        .expect("checkout");
     assert!(checkout < signups);
     let _ = (&SIGNUPS, &CHECKOUT, &nested::NESTED);
 }
@@ -65,7 +83,10 @@ fn global_exposition_includes_prometheus_default_registry() {
     legacy.inc_by(7);
 
     let text = Registry::global().encode(Format::Prometheus);
-    assert!(text.contains("# TYPE legacy_jobs_total counter\nlegacy_jobs_total 7.0\n"), "{text}");
+    assert!(
+        text.contains("# TYPE legacy_jobs_total counter\nlegacy_jobs_total 7.0\n"),
+        "{text}"
+    );
     #[cfg(target_os = "linux")]
     {
         assert!(text.contains("# TYPE process_resident_memory_bytes gauge\n"));
@@ -74,8 +95,15 @@ fn global_exposition_includes_prometheus_default_registry() {
     promtool_check(&text);
     let om = Registry::global().encode(Format::OpenMetrics);
     let parsed = samples(&python_parse("openmetrics", &om));
-    let legacy = parsed.iter().find(|s| s.name == "legacy_jobs_total").expect("legacy sample");
+    let legacy = parsed
+        .iter()
+        .find(|s| s.name == "legacy_jobs_total")
+        .expect("legacy sample");
     assert_eq!(legacy.value, 7.0);
     let from_text = samples(&python_parse("prometheus", &text));
-    assert!(from_text.iter().any(|s| s.name == "catalogue_signups_total"));
+    assert!(
+        from_text
+            .iter()
+            .any(|s| s.name == "catalogue_signups_total")
+    );
 }

@@ -1,4 +1,12 @@
 //! N threads x M updates give exact totals: no update is lost on the lock-free paths.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 use std::thread;
 
@@ -38,8 +46,12 @@ fn threads_times_updates_are_exact() {
             s.spawn(move || {
                 let shard = if t % 2 == 0 { Shard::One } else { Shard::Two };
                 for i in 0..UPDATES {
-                    C_EVENTS.with(HttpMethod::Get, StatusClass::Success, shard).inc();
-                    C_EVENTS.with(HttpMethod::Post, StatusClass::ServerError, Shard::One).inc_by(2);
+                    C_EVENTS
+                        .with(HttpMethod::Get, StatusClass::Success, shard)
+                        .inc();
+                    C_EVENTS
+                        .with(HttpMethod::Post, StatusClass::ServerError, Shard::One)
+                        .inc_by(2);
                     C_SECONDS.inc_by(0.5);
                     C_LEVEL.inc();
                     C_LEVEL.dec();
@@ -53,10 +65,30 @@ fn threads_times_updates_are_exact() {
         }
     });
     let total = THREADS * UPDATES;
-    assert_eq!(C_EVENTS.with(HttpMethod::Get, StatusClass::Success, Shard::One).get(), total / 2);
-    assert_eq!(C_EVENTS.with(HttpMethod::Get, StatusClass::Success, Shard::Two).get(), total / 2);
-    assert_eq!(C_EVENTS.with(HttpMethod::Post, StatusClass::ServerError, Shard::One).get(), 2 * total);
-    assert_eq!(C_EVENTS.with(HttpMethod::Put, StatusClass::Success, Shard::One).get(), 0);
+    assert_eq!(
+        C_EVENTS
+            .with(HttpMethod::Get, StatusClass::Success, Shard::One)
+            .get(),
+        total / 2
+    );
+    assert_eq!(
+        C_EVENTS
+            .with(HttpMethod::Get, StatusClass::Success, Shard::Two)
+            .get(),
+        total / 2
+    );
+    assert_eq!(
+        C_EVENTS
+            .with(HttpMethod::Post, StatusClass::ServerError, Shard::One)
+            .get(),
+        2 * total
+    );
+    assert_eq!(
+        C_EVENTS
+            .with(HttpMethod::Put, StatusClass::Success, Shard::One)
+            .get(),
+        0
+    );
     assert_eq!(C_SECONDS.get(), 0.5 * total as f64);
     assert_eq!(C_LEVEL.get(), total as i64);
     assert_eq!(C_FLOAT_LEVEL.get(), 0.25 * total as f64);

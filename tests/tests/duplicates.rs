@@ -1,17 +1,25 @@
 //! Two `metric!` declarations with one name, in different modules: the catalogue reports
 //! both places, and exposition keeps one family so the output stays valid.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 mod billing {
     obs_runtime::metric! {
         /// Invoices sent (billing's view).
-        pub counter INVOICES("dup_invoices_total");
+        pub(crate) counter INVOICES("dup_invoices_total");
     }
 }
 
 mod mailer {
     obs_runtime::metric! {
         /// Invoices sent (mailer's view).
-        pub counter INVOICES("dup_invoices_total");
+        pub(crate) counter INVOICES("dup_invoices_total");
     }
 }
 
@@ -20,17 +28,37 @@ fn duplicate_names_are_reported_with_both_locations() {
     let registry = obs_runtime::Registry::global();
     let err = registry.check().expect_err("duplicate must be reported");
     let message = err.to_string();
-    assert!(message.starts_with("metric `dup_invoices_total` is declared twice: first at tests/tests/duplicates.rs:"), "{message}");
-    let billing = format!("tests/tests/duplicates.rs:{}:", 7);
-    let mailer = format!("tests/tests/duplicates.rs:{}:", 14);
-    assert!(message.contains(&billing) && message.contains(&mailer), "{message}");
+    assert!(
+        message.starts_with(
+            "metric `dup_invoices_total` is declared twice: first at tests/tests/duplicates.rs:"
+        ),
+        "{message}"
+    );
+    let billing = billing::INVOICES.descriptor().location;
+    let mailer = mailer::INVOICES.descriptor().location;
+    assert_eq!(
+        (billing.file, mailer.file),
+        ("tests/tests/duplicates.rs", "tests/tests/duplicates.rs")
+    );
+    assert_eq!(
+        mailer.line - billing.line,
+        7,
+        "the two declarations are seven lines apart"
+    );
+    assert!(
+        message.contains(&billing.to_string()) && message.contains(&mailer.to_string()),
+        "{message}"
+    );
     assert!(message.ends_with("rename one of them"), "{message}");
 
     billing::INVOICES.inc();
     mailer::INVOICES.inc_by(5);
     let text = registry.encode(obs_runtime::Format::Prometheus);
     assert_eq!(text.matches("# TYPE dup_invoices_total counter").count(), 1);
-    let exposed: Vec<&str> = text.lines().filter(|l| l.starts_with("dup_invoices_total ")).collect();
+    let exposed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("dup_invoices_total "))
+        .collect();
     assert_eq!(exposed.len(), 1);
     assert!(exposed[0] == "dup_invoices_total 1" || exposed[0] == "dup_invoices_total 5");
     obs_tests::promtool_check(&text);

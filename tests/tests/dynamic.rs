@@ -1,5 +1,13 @@
 //! The run-time registration API: clear errors for bad or duplicate names, never a panic,
 //! and a cardinality guard that folds excess label values into one counted overflow series.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 use obs_runtime::{Counter, DynamicOptions, Format, OVERFLOW_VALUE, Registry, RegistryError};
 
@@ -14,17 +22,35 @@ fn invalid_and_duplicate_names_are_errors() {
         "invalid metric name `requests`: counter names end in `_total`: write `requests_total`"
     );
     let err = registry
-        .register_dynamic::<Counter, 1>(DynamicOptions::new("requests_total", "Requests.", ["user_id"]), ())
+        .register_dynamic::<Counter, 1>(
+            DynamicOptions::new("requests_total", "Requests.", ["user_id"]),
+            (),
+        )
         .unwrap_err();
-    assert!(matches!(err, RegistryError::InvalidLabel { ref label, .. } if label == "user_id"), "{err}");
+    assert!(
+        matches!(err, RegistryError::InvalidLabel { ref label, .. } if label == "user_id"),
+        "{err}"
+    );
     let err = registry
-        .register_dynamic::<Counter, 2>(DynamicOptions::new("requests_total", "Requests.", ["a", "a"]), ())
+        .register_dynamic::<Counter, 2>(
+            DynamicOptions::new("requests_total", "Requests.", ["a", "a"]),
+            (),
+        )
         .unwrap_err();
-    assert_eq!(err.to_string(), "metric `requests_total` declares label `a` twice");
+    assert_eq!(
+        err.to_string(),
+        "metric `requests_total` declares label `a` twice"
+    );
     let err = registry
-        .register_dynamic::<Counter, 1>(DynamicOptions::new("requests_total", "Requests.", ["le"]), ())
+        .register_dynamic::<Counter, 1>(
+            DynamicOptions::new("requests_total", "Requests.", ["le"]),
+            (),
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("label name `le` is reserved"), "{err}");
+    assert!(
+        err.to_string().contains("label name `le` is reserved"),
+        "{err}"
+    );
 
     registry
         .register_dynamic::<Counter, 0>(DynamicOptions::new("requests_total", "Requests.", []), ())
@@ -34,7 +60,11 @@ fn invalid_and_duplicate_names_are_errors() {
         .unwrap_err();
     assert_eq!(
         err,
-        RegistryError::Duplicate { name: "requests_total".into(), first: None, second: None }
+        RegistryError::Duplicate {
+            name: "requests_total".into(),
+            first: None,
+            second: None
+        }
     );
     assert_eq!(registry.names(), vec!["requests_total".to_owned()]);
 }

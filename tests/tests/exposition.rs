@@ -1,5 +1,13 @@
 //! Exposition checked three ways: golden text, the Python reference parsers, and
 //! `promtool check metrics`.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 use obs_runtime::{
     Counter, DynamicOptions, Format, Gauge, HistogramOptions, Label, Registry, metric,
@@ -168,23 +176,52 @@ fn every_kind_matches_golden_text() {
             .find(|s| {
                 s.name == name
                     && s.labels.len() == labels.len()
-                    && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
             })
             .unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
             .value
     };
     assert_eq!(value("golden_jobs_total", &[("queue", "mail")]), 3.0);
-    assert_eq!(value("golden_latency_seconds_bucket", &[("queue", "reports"), ("le", "+Inf")]), 3.0);
-    assert_eq!(value("golden_latency_seconds_count", &[("queue", "reports")]), 3.0);
-    assert_eq!(value("golden_latency_seconds_sum", &[("queue", "reports")]), 5.55);
+    assert_eq!(
+        value(
+            "golden_latency_seconds_bucket",
+            &[("queue", "reports"), ("le", "+Inf")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        value("golden_latency_seconds_count", &[("queue", "reports")]),
+        3.0
+    );
+    assert_eq!(
+        value("golden_latency_seconds_sum", &[("queue", "reports")]),
+        5.55
+    );
     assert_eq!(value("golden_waiting_jobs", &[]), -2.0);
     assert_eq!(value("golden_payload_bytes_count", &[]), 4.0);
-    assert_eq!(value("golden_build_info", &[("version", "1.2.3"), ("commit", "4f2a9c1")]), 1.0);
+    assert_eq!(
+        value(
+            "golden_build_info",
+            &[("version", "1.2.3"), ("commit", "4f2a9c1")]
+        ),
+        1.0
+    );
 
     let om_families = python_parse("openmetrics", &om);
-    let latency = om_families.iter().find(|f| f.name == "golden_latency_seconds").expect("family");
-    assert_eq!((latency.kind.as_str(), latency.unit.as_str()), ("histogram", "seconds"));
-    let build = om_families.iter().find(|f| f.name == "golden_build").expect("family");
+    let latency = om_families
+        .iter()
+        .find(|f| f.name == "golden_latency_seconds")
+        .expect("family");
+    assert_eq!(
+        (latency.kind.as_str(), latency.unit.as_str()),
+        ("histogram", "seconds")
+    );
+    let build = om_families
+        .iter()
+        .find(|f| f.name == "golden_build")
+        .expect("family");
     assert_eq!(build.kind, "info");
 }
 
@@ -230,10 +267,16 @@ fn escaping_of_help_and_label_values() {
     promtool_check(&text);
     for (format, body) in [("prometheus", &text), ("openmetrics", &om)] {
         let families = python_parse(format, body);
-        assert_eq!(families[0].help, "Help with a backslash \\, a \"quote\" and a\nnewline.");
+        assert_eq!(
+            families[0].help,
+            "Help with a backslash \\, a \"quote\" and a\nnewline."
+        );
         let got = samples(&families);
         assert_eq!(got.len(), 2, "{format}");
-        assert_eq!(got[0].labels["path"], "C:\\temp \"quoted\"\nnext line", "{format}");
+        assert_eq!(
+            got[0].labels["path"], "C:\\temp \"quoted\"\nnext line",
+            "{format}"
+        );
         assert_eq!(got[0].value, 1.0);
         assert_eq!(got[1].labels["path"], "café ☕ 東京", "{format}");
         assert_eq!(got[1].value, 2.0);
@@ -249,6 +292,9 @@ fn empty_registry() {
     assert!(python_parse("prometheus", "").is_empty());
 }
 
+/// A sample as `(name, labels, value)`.
+type Expected = (String, Vec<(String, String)>, f64);
+
 /// Randomized registry: random families, label values and updates; the Python parsers must
 /// read back exactly the values the test applied.
 #[test]
@@ -259,7 +305,7 @@ fn randomized_registry_round_trips_through_reference_parsers() {
         .as_nanos() as u64;
     let mut rng = obs_tests::Rng::new(seed);
     let registry = Registry::new();
-    let mut expected: Vec<(String, Vec<(String, String)>, f64)> = Vec::new();
+    let mut expected: Vec<Expected> = Vec::new();
     let alphabet: Vec<char> = "abc xyz_-\"\\\né☕".chars().collect();
     for f in 0..(3 + rng.below(5)) {
         let name = format!("random_{f}_events_total");
@@ -269,18 +315,22 @@ fn randomized_registry_round_trips_through_reference_parsers() {
                 (),
             )
             .expect("valid");
-        let mut seen = std::collections::BTreeMap::new();
+        let mut applied = std::collections::BTreeMap::new();
         for _ in 0..rng.below(20) {
-            let kind: String = (0..1 + rng.below(6))
+            let kind: String = (0..=rng.below(6))
                 .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
                 .collect();
             let shard = rng.below(4).to_string();
             let n = rng.below(1_000_000);
             counter.with([&kind, &shard]).inc_by(n);
-            *seen.entry((kind, shard)).or_insert(0u64) += n;
+            *applied.entry((kind, shard)).or_insert(0u64) += n;
         }
-        for ((kind, shard), n) in seen {
-            expected.push((name.clone(), vec![("kind".into(), kind), ("shard".into(), shard)], n as f64));
+        for ((kind, shard), n) in applied {
+            expected.push((
+                name.clone(),
+                vec![("kind".into(), kind), ("shard".into(), shard)],
+                n as f64,
+            ));
         }
         let gauge_name = format!("random_{f}_level");
         let gauge = registry
@@ -293,7 +343,9 @@ fn randomized_registry_round_trips_through_reference_parsers() {
         let hist = registry
             .register_dynamic::<obs_runtime::Histogram, 0>(
                 DynamicOptions::new(&hist_name, "Random histogram.", []),
-                HistogramOptions { buckets: &[1.0, 10.0, 100.0] },
+                HistogramOptions {
+                    buckets: &[1.0, 10.0, 100.0],
+                },
             )
             .expect("valid");
         let cell = hist.with([]);
@@ -308,7 +360,11 @@ fn randomized_registry_round_trips_through_reference_parsers() {
         let mut acc = 0;
         for (i, le) in ["1.0", "10.0", "100.0", "+Inf"].iter().enumerate() {
             acc += counts[i];
-            expected.push((format!("{hist_name}_bucket"), vec![("le".into(), (*le).into())], acc as f64));
+            expected.push((
+                format!("{hist_name}_bucket"),
+                vec![("le".into(), (*le).into())],
+                acc as f64,
+            ));
         }
         expected.push((format!("{hist_name}_count"), vec![], acc as f64));
         expected.push((format!("{hist_name}_sum"), vec![], cell.sum()));
@@ -318,7 +374,7 @@ fn randomized_registry_round_trips_through_reference_parsers() {
     promtool_check(&text);
     let om = registry.encode(Format::OpenMetrics);
     for (format, body) in [("prometheus", &text), ("openmetrics", &om)] {
-        let mut got: Vec<(String, Vec<(String, String)>, f64)> = samples(&python_parse(format, body))
+        let mut got: Vec<Expected> = samples(&python_parse(format, body))
             .into_iter()
             .map(|s| (s.name, s.labels.into_iter().collect(), s.value))
             .collect();

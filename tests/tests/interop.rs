@@ -1,4 +1,12 @@
 //! obs families registered in a `prometheus::Registry` and gathered by its own encoder.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "tests compare exact values of small numbers"
+)]
 
 use obs_runtime::{Label, metric};
 use prometheus::Encoder as _;
@@ -24,9 +32,15 @@ metric! {
 #[test]
 fn obs_families_are_prometheus_collectors() {
     let registry = prometheus::Registry::new();
-    registry.register(Box::new(CollectorRef(&PAYMENTS))).expect("register counter");
-    registry.register(Box::new(CollectorRef(&PAYMENT_LATENCY))).expect("register histogram");
-    registry.register(Box::new(CollectorRef(&INTEROP_BUILD))).expect("register info");
+    registry
+        .register(Box::new(CollectorRef(&PAYMENTS)))
+        .expect("register counter");
+    registry
+        .register(Box::new(CollectorRef(&PAYMENT_LATENCY)))
+        .expect("register histogram");
+    registry
+        .register(Box::new(CollectorRef(&INTEROP_BUILD)))
+        .expect("register info");
     PAYMENTS.with(Payment::Accepted).inc_by(4);
     PAYMENTS.with(Payment::Declined).inc();
     PAYMENT_LATENCY.observe(0.05);
@@ -56,7 +70,11 @@ fn obs_families_are_prometheus_collectors() {
          interop_payments_total{result=\"declined\"} 1\n"
     );
     // A second registration of the same family is refused by prometheus, as for its own.
-    assert!(registry.register(Box::new(CollectorRef(&PAYMENTS))).is_err());
+    assert!(
+        registry
+            .register(Box::new(CollectorRef(&PAYMENTS)))
+            .is_err()
+    );
 }
 
 /// Registers a `'static` obs family by reference.

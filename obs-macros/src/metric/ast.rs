@@ -138,13 +138,18 @@ impl Parse for Arg {
         } else if input.peek(Token![:]) {
             input.parse::<Token![:]>()?;
             let ty: Type = input.parse()?;
-            Ok(Arg::Label(LabelDecl { ident: key, ty: Some(ty) }))
+            Ok(Arg::Label(LabelDecl {
+                ident: key,
+                ty: Some(ty),
+            }))
         } else if input.is_empty() || input.peek(Token![,]) {
-            Ok(Arg::Label(LabelDecl { ident: key, ty: None }))
+            Ok(Arg::Label(LabelDecl {
+                ident: key,
+                ty: None,
+            }))
         } else {
-            Err(input.error(
-                "expected `: Type` after a label name, or `= value` after an option name",
-            ))
+            Err(input
+                .error("expected `: Type` after a label name, or `= value` after an option name"))
         }
     }
 }

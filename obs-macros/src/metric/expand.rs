@@ -118,10 +118,10 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
                     }}
                 }
                 Kind::Summary => {
-                    let quantiles = r
-                        .quantiles
-                        .as_deref()
-                        .map_or_else(|| quote!([0.5f64, 0.9f64, 0.99f64]), |q| float_tokens(q, span));
+                    let quantiles = r.quantiles.as_deref().map_or_else(
+                        || quote!([0.5f64, 0.9f64, 0.99f64]),
+                        |q| float_tokens(q, span),
+                    );
                     let max_age = r.max_age_secs;
                     let age_buckets = r.age_buckets;
                     quote! {

@@ -105,7 +105,9 @@ fn number(expr: &Expr) -> Option<f64> {
         Expr::Lit(ExprLit {
             lit: Lit::Float(f), ..
         }) => f.base10_parse().ok(),
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => i.base10_parse::<f64>().ok(),
         Expr::Unary(ExprUnary {
             op: UnOp::Neg(_),
             expr,
@@ -117,7 +119,9 @@ fn number(expr: &Expr) -> Option<f64> {
 }
 
 fn int_literal(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<u64> {
-    if let Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) = expr
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Int(i), ..
+    }) = expr
         && let Ok(v) = i.base10_parse::<u64>()
         && v > 0
     {
@@ -223,7 +227,10 @@ fn resolve_decl<'a>(cx: &mut Ctxt, decl: &'a Decl) -> Option<Resolved<'a>> {
     for opt in &decl.options {
         let key = opt.key.unraw().to_string();
         if !kind.options().contains(&key.as_str()) {
-            let known = KINDS.iter().find(|(_, k)| *k == kind).map_or("", |(n, _)| *n);
+            let known = KINDS
+                .iter()
+                .find(|(_, k)| *k == kind)
+                .map_or("", |(n, _)| *n);
             cx.error_spanned_by(
                 &opt.key,
                 format!(
@@ -239,7 +246,9 @@ fn resolve_decl<'a>(cx: &mut Ctxt, decl: &'a Decl) -> Option<Resolved<'a>> {
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(s), ..
                 }) => unit.set(cx, &opt.key, s.clone()),
-                _ => cx.error_spanned_by(value, "`unit` takes a string literal, like `\"seconds\"`"),
+                _ => {
+                    cx.error_spanned_by(value, "`unit` takes a string literal, like `\"seconds\"`");
+                }
             },
             "budget" => {
                 if let Some(v) = int_literal(cx, value, "budget") {
@@ -289,10 +298,17 @@ fn resolve_decl<'a>(cx: &mut Ctxt, decl: &'a Decl) -> Option<Resolved<'a>> {
     }
     let unit = unit.get();
 
-    if let Err(e) = check_metric_name(&decl.name.value(), kind.metric_kind(), unit.as_ref().map(LitStr::value).as_deref()) {
+    if let Err(e) = check_metric_name(
+        &decl.name.value(),
+        kind.metric_kind(),
+        unit.as_ref().map(LitStr::value).as_deref(),
+    ) {
         cx.error_at(
             name_error_span(e, decl, unit.as_ref()),
-            e.message(&decl.name.value(), unit.as_ref().map(LitStr::value).as_deref()),
+            e.message(
+                &decl.name.value(),
+                unit.as_ref().map(LitStr::value).as_deref(),
+            ),
         );
     }
 

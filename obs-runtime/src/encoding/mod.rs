@@ -155,7 +155,13 @@ impl Format {
                 };
                 let v = v.trim().trim_matches('"');
                 match k.trim().to_ascii_lowercase().as_str() {
-                    "q" => q = v.parse().ok().filter(|q: &f64| (0.0..=1.0).contains(q)).unwrap_or(0.0),
+                    "q" => {
+                        q = v
+                            .parse()
+                            .ok()
+                            .filter(|q: &f64| (0.0..=1.0).contains(q))
+                            .unwrap_or(0.0);
+                    }
                     "version" => version = Some(v.to_owned()),
                     _ => {}
                 }
@@ -287,7 +293,15 @@ mod tests {
     #[test]
     fn floats_render_canonically() {
         let mut s = String::new();
-        for v in [1.0, 0.25, 1e-7, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -2.5] {
+        for v in [
+            1.0,
+            0.25,
+            1e-7,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -2.5,
+        ] {
             push_f64(&mut s, v);
             s.push(' ');
         }
