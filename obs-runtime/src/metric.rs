@@ -54,16 +54,19 @@ impl AtomicF64 {
 
     #[inline]
     pub(crate) fn add(&self, v: f64) {
-        let mut old = self.0.load(Ordering::Relaxed);
-        loop {
-            let new = (f64::from_bits(old) + v).to_bits();
-            match self
-                .0
-                .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return,
-                Err(seen) => old = seen,
-            }
+        add_f64(&self.0, v);
+    }
+}
+
+/// Adds `v` to the `f64` whose bits `cell` holds (a compare-and-swap loop).
+#[inline]
+fn add_f64(cell: &AtomicU64, v: f64) {
+    let mut old = cell.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(old) + v).to_bits();
+        match cell.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(seen) => old = seen,
         }
     }
 }
@@ -375,9 +378,9 @@ pub struct HistogramOptions {
 /// ```
 pub struct Histogram {
     bounds: &'static [f64],
-    /// One slot per bound plus the `+Inf` overflow, non-cumulative.
-    counts: Box<[AtomicU64]>,
-    sum: AtomicF64,
+    /// The sum's bits, then one count per bound plus the `+Inf` overflow (non-cumulative):
+    /// one allocation, so an observation touches as few cache lines as possible.
+    slots: Box<[AtomicU64]>,
 }
 
 impl Histogram {
@@ -385,8 +388,7 @@ impl Histogram {
     pub fn with_buckets(buckets: &'static [f64]) -> Self {
         Self {
             bounds: buckets,
-            counts: (0..=buckets.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicF64::zero(),
+            slots: (0..buckets.len() + 2).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -405,10 +407,12 @@ impl Histogram {
         } else {
             self.bounds.partition_point(|b| *b < v)
         };
-        if let Some(slot) = self.counts.get(i) {
+        if let Some(slot) = self.slots.get(i + 1) {
             slot.fetch_add(1, Ordering::Relaxed);
         }
-        self.sum.add(v);
+        if let Some(sum) = self.slots.first() {
+            add_f64(sum, v);
+        }
     }
 
     /// Records a duration in seconds.
@@ -427,12 +431,15 @@ impl Histogram {
 
     /// The number of observations.
     pub fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.slots[1..]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The sum of observations.
     pub fn sum(&self) -> f64 {
-        self.sum.load()
+        f64::from_bits(self.slots[0].load(Ordering::Relaxed))
     }
 
     /// The finite upper bounds.
@@ -443,7 +450,7 @@ impl Histogram {
     /// Cumulative counts per bucket, the `+Inf` bucket last.
     pub fn bucket_counts(&self) -> Vec<u64> {
         let mut acc = 0;
-        self.counts
+        self.slots[1..]
             .iter()
             .map(|c| {
                 acc += c.load(Ordering::Relaxed);

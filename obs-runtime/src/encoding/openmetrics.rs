@@ -23,6 +23,8 @@ use crate::name::MetricKind;
 pub struct OpenMetricsEncoder<'a> {
     out: &'a mut String,
     name: String,
+    /// The last `_created` value and its rendering: every series of a family shares one.
+    created: (u64, String),
 }
 
 impl<'a> OpenMetricsEncoder<'a> {
@@ -31,6 +33,7 @@ impl<'a> OpenMetricsEncoder<'a> {
         Self {
             out,
             name: String::new(),
+            created: (f64::NAN.to_bits(), String::new()),
         }
     }
 
@@ -65,7 +68,12 @@ impl<'a> OpenMetricsEncoder<'a> {
     fn created(&mut self, labels: &Labels<'_>, created: Option<f64>) {
         if let Some(created) = created {
             self.sample("_created", labels, None);
-            push_f64(self.out, created);
+            if self.created.0 != created.to_bits() {
+                self.created.1.clear();
+                push_f64(&mut self.created.1, created);
+                self.created.0 = created.to_bits();
+            }
+            self.out.push_str(&self.created.1);
             self.out.push('\n');
         }
     }
