@@ -229,10 +229,14 @@ impl<L: LabelSet, M: Metric> Collect for Family<L, M> {
             {
                 continue;
             }
-            for (position, pair) in pairs.iter_mut().enumerate().take(L::LEN) {
-                *pair = (names[position], L::value(index, position));
+            // `names` comes from the same declaration as `L`; zip keeps a mismatched
+            // hand-built descriptor from panicking (it exposes fewer labels instead).
+            let mut len = 0;
+            for (position, (pair, name)) in pairs.iter_mut().zip(names).enumerate().take(L::LEN) {
+                *pair = (name, L::value(index, position));
+                len += 1;
             }
-            cell.0.encode(&pairs[..L::LEN], cells.created, encoder);
+            cell.0.encode(&pairs[..len], cells.created, encoder);
         }
     }
 }

@@ -1,14 +1,6 @@
 //! The link-time catalogue: every `metric!` in the program is in the global registry and
 //! in its first scrape, zero-valued, before any use; the global exposition also carries the
 //! `prometheus` crate's default registry (with process metrics on Linux).
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use obs_runtime::{Format, Label, Registry, metric};
 use obs_tests::{promtool_check, python_parse, samples};

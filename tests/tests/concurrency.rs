@@ -1,12 +1,4 @@
 //! N threads x M updates give exact totals: no update is lost on the lock-free paths.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use std::thread;
 

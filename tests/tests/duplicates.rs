@@ -1,13 +1,5 @@
 //! Two `metric!` declarations with one name, in different modules: the catalogue reports
 //! both places, and exposition keeps one family so the output stays valid.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 mod billing {
     obs_runtime::metric! {

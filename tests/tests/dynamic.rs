@@ -1,13 +1,5 @@
 //! The run-time registration API: clear errors for bad or duplicate names, never a panic,
 //! and a cardinality guard that folds excess label values into one counted overflow series.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use obs_runtime::{Counter, DynamicOptions, Format, OVERFLOW_VALUE, Registry, RegistryError};
 

@@ -1,13 +1,5 @@
 //! Exposition checked three ways: golden text, the Python reference parsers, and
 //! `promtool check metrics`.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use obs_runtime::{
     Counter, DynamicOptions, Format, Gauge, HistogramOptions, Label, Registry, metric,
@@ -386,4 +378,94 @@ fn randomized_registry_round_trips_through_reference_parsers() {
         want.sort_by(|a, b| (&a.0, &a.1).partial_cmp(&(&b.0, &b.1)).expect("ordered"));
         assert_eq!(got, want, "seed {seed}, format {format}");
     }
+}
+
+/// Exemplar syntax: OpenMetrics carries `# {trace_id="..",span_id=".."} value timestamp`
+/// after a bucket or counter sample, and the reference parser reads it back; the Prometheus
+/// text format has no place for it and leaves it out.
+#[test]
+fn exemplars_render_in_openmetrics_only() {
+    use obs_runtime::Exemplar;
+    use obs_runtime::encoding::openmetrics::OpenMetricsEncoder;
+    use obs_runtime::encoding::text::TextEncoder;
+    use obs_runtime::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
+
+    let exemplar = Exemplar {
+        trace_id: [
+            0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e,
+            0x47, 0x36,
+        ],
+        span_id: [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
+        value: 0.67,
+        timestamp: Some(1_700_000_000.5),
+    };
+    let encode = |encoder: &mut dyn MetricEncoder| {
+        encoder.family(&FamilyHeader {
+            name: "ex_requests_total",
+            help: "Requests.",
+            unit: None,
+            kind: obs_runtime::MetricKind::Counter,
+        });
+        encoder.counter(&[("route", "/a")], Number::Int(2), None, Some(&exemplar));
+        encoder.family(&FamilyHeader {
+            name: "ex_latency_seconds",
+            help: "Latency.",
+            unit: Some("seconds"),
+            kind: obs_runtime::MetricKind::Histogram,
+        });
+        encoder.histogram(
+            &[],
+            &HistogramSample {
+                bounds: &[0.5, 1.0],
+                cumulative: &[1, 2, 2],
+                exemplars: &[None, Some(exemplar), None],
+                sum: 0.9,
+                count: 2,
+                created: None,
+            },
+        );
+    };
+    let mut om = String::new();
+    let mut encoder = OpenMetricsEncoder::new(&mut om);
+    encode(&mut encoder);
+    encoder.finish();
+    assert_eq!(
+        om,
+        concat!(
+            "# TYPE ex_requests counter\n",
+            "# HELP ex_requests Requests.\n",
+            "ex_requests_total{route=\"/a\"} 2 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} 0.67 1700000000.5\n",
+            "# TYPE ex_latency_seconds histogram\n",
+            "# UNIT ex_latency_seconds seconds\n",
+            "# HELP ex_latency_seconds Latency.\n",
+            "ex_latency_seconds_bucket{le=\"0.5\"} 1\n",
+            "ex_latency_seconds_bucket{le=\"1.0\"} 2 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} 0.67 1700000000.5\n",
+            "ex_latency_seconds_bucket{le=\"+Inf\"} 2\n",
+            "ex_latency_seconds_count 2\n",
+            "ex_latency_seconds_sum 0.9\n",
+            "# EOF\n",
+        )
+    );
+    let parsed = samples(&python_parse("openmetrics", &om));
+    let with_exemplar: Vec<_> = parsed.iter().filter(|s| s.exemplar.is_some()).collect();
+    assert_eq!(with_exemplar.len(), 2);
+    for s in with_exemplar {
+        assert_eq!(
+            s.exemplar,
+            Some((
+                "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
+                "00f067aa0ba902b7".to_owned(),
+                0.67
+            ))
+        );
+    }
+
+    let mut text = String::new();
+    encode(&mut TextEncoder::new(&mut text));
+    assert!(!text.contains("trace_id"), "{text}");
+    assert!(
+        text.contains("ex_latency_seconds_bucket{le=\"1.0\"} 2\n"),
+        "{text}"
+    );
+    promtool_check(&text);
 }

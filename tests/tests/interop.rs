@@ -1,12 +1,4 @@
 //! obs families registered in a `prometheus::Registry` and gathered by its own encoder.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use obs_runtime::{Label, metric};
 use prometheus::Encoder as _;

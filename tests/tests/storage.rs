@@ -1,13 +1,5 @@
 //! Storage behaviour: summaries forget old observations, large families expose only used
 //! series, bad observations are ignored instead of corrupting state.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 use std::time::Duration;
 

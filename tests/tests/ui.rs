@@ -1,14 +1,6 @@
 //! Compile-time behaviour of the macros: every check rejects at the offending token with
 //! advice, and valid declarations compile. Regenerate `.stderr` files with
 //! `TRYBUILD=overwrite cargo test -p obs-tests --test ui` and read the diff.
-#![allow(
-    clippy::float_cmp,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    reason = "tests compare exact values of small numbers"
-)]
 
 #[test]
 fn label() {
