@@ -379,8 +379,29 @@ pub struct HistogramOptions {
 pub struct Histogram {
     bounds: &'static [f64],
     /// The sum's bits, then one count per bound plus the `+Inf` overflow (non-cumulative):
-    /// one allocation, so an observation touches as few cache lines as possible.
+    /// one allocation, so an observation touches as few cache lines as possible. After them,
+    /// `SUM_STRIPES` more partial sums, each on its own cache lines (see `add_sum`).
     slots: Box<[AtomicU64]>,
+}
+
+/// Extra partial sums per histogram, taken by threads that met contention on the first.
+const SUM_STRIPES: usize = 3;
+/// Distance between partial sums, in slots: 128 bytes, so no two share a cache line.
+const STRIPE_STRIDE: usize = 16;
+
+thread_local! {
+    /// This thread's partial-sum stripe (1..=SUM_STRIPES), or 0 until it met contention.
+    static SUM_STRIPE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+fn next_stripe() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "reduced modulo SUM_STRIPES"
+    )]
+    let n = (NEXT.fetch_add(1, Ordering::Relaxed) % SUM_STRIPES as u64) as usize;
+    n + 1
 }
 
 impl Histogram {
@@ -388,7 +409,9 @@ impl Histogram {
     pub fn with_buckets(buckets: &'static [f64]) -> Self {
         Self {
             bounds: buckets,
-            slots: (0..buckets.len() + 2).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..Self::stripe_offset(buckets.len(), SUM_STRIPES) + 1)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         }
     }
 
@@ -410,8 +433,43 @@ impl Histogram {
         if let Some(slot) = self.slots.get(i + 1) {
             slot.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(sum) = self.slots.first() {
-            add_f64(sum, v);
+        self.add_sum(v);
+    }
+
+    /// Slot index of partial sum `stripe` (0 is the first slot).
+    const fn stripe_offset(bounds: usize, stripe: usize) -> usize {
+        if stripe == 0 {
+            0
+        } else {
+            // Past the counts, rounded up to a stride boundary, one stride per stripe.
+            (bounds + 2).div_ceil(STRIPE_STRIDE) * STRIPE_STRIDE + (stripe - 1) * STRIPE_STRIDE
+        }
+    }
+
+    /// Adds to the sum like `LongAdder`: a thread uses the first partial sum until a
+    /// compare-and-swap on it fails, then its own stripe from then on, so threads
+    /// hammering one series stop retrying against each other.
+    #[inline]
+    fn add_sum(&self, v: f64) {
+        let stripe = SUM_STRIPE.with(core::cell::Cell::get);
+        if stripe == 0 {
+            let first = &self.slots[0];
+            let old = first.load(Ordering::Relaxed);
+            let new = (f64::from_bits(old) + v).to_bits();
+            if first
+                .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            let mine = next_stripe();
+            SUM_STRIPE.with(|s| s.set(mine));
+            add_f64(&self.slots[Self::stripe_offset(self.bounds.len(), mine)], v);
+        } else {
+            add_f64(
+                &self.slots[Self::stripe_offset(self.bounds.len(), stripe)],
+                v,
+            );
         }
     }
 
@@ -431,7 +489,7 @@ impl Histogram {
 
     /// The number of observations.
     pub fn count(&self) -> u64 {
-        self.slots[1..]
+        self.counts()
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
@@ -439,7 +497,16 @@ impl Histogram {
 
     /// The sum of observations.
     pub fn sum(&self) -> f64 {
-        f64::from_bits(self.slots[0].load(Ordering::Relaxed))
+        (0..=SUM_STRIPES)
+            .map(|s| {
+                let slot = &self.slots[Self::stripe_offset(self.bounds.len(), s)];
+                f64::from_bits(slot.load(Ordering::Relaxed))
+            })
+            .sum()
+    }
+
+    fn counts(&self) -> &[AtomicU64] {
+        &self.slots[1..self.bounds.len() + 2]
     }
 
     /// The finite upper bounds.
@@ -450,7 +517,7 @@ impl Histogram {
     /// Cumulative counts per bucket, the `+Inf` bucket last.
     pub fn bucket_counts(&self) -> Vec<u64> {
         let mut acc = 0;
-        self.slots[1..]
+        self.counts()
             .iter()
             .map(|c| {
                 acc += c.load(Ordering::Relaxed);
