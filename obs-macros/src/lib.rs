@@ -6,6 +6,7 @@
 //! turns errors into `compile_error!`; the stages live in their own modules.
 
 mod ctxt;
+mod error_label;
 mod label;
 mod metric;
 #[allow(
@@ -15,6 +16,7 @@ mod metric;
 )]
 #[path = "../../obs-runtime/src/name.rs"]
 mod name;
+mod observe;
 
 use proc_macro::TokenStream;
 
@@ -25,6 +27,23 @@ use proc_macro::TokenStream;
 pub fn metric(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as metric::ast::Input);
     metric::expand(&input).into()
+}
+
+/// Instruments a function with a span, error recording and RED metrics.
+///
+/// Documented, with examples, where users meet it: `obs_runtime::observe`.
+#[proc_macro_attribute]
+pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
+    observe::expand(attr.into(), item.into()).into()
+}
+
+/// Implements `obs_runtime::ErrorLabel` for an error enum.
+///
+/// Documented, with examples, where users meet it: `obs_runtime::ErrorLabel`.
+#[proc_macro_derive(ErrorLabel, attributes(error_label))]
+pub fn derive_error_label(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    error_label::expand(&input).into()
 }
 
 /// Implements `obs_runtime::Label` for a fieldless enum.

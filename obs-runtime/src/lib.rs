@@ -65,6 +65,7 @@ mod interop;
 mod label;
 mod metric;
 pub mod name;
+mod observe;
 mod registry;
 mod self_metrics;
 
@@ -78,7 +79,8 @@ pub use metric::{
     exponential_buckets, linear_buckets, quantiles_valid,
 };
 pub use name::MetricKind;
-pub use obs_macros::Label;
+pub use obs_macros::{ErrorLabel, Label, observe};
+pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, observed_functions};
 
 /// Declares metric families as statics whose labels are bounded enums.
 ///
@@ -210,8 +212,24 @@ pub mod __private {
         SummaryOptions, buckets_valid, quantiles_valid,
     };
     pub use crate::name::MetricKind;
+    pub use crate::observe::{
+        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, FUNCTION_BUCKETS, FnSite, Message, Probe,
+        ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType, short_type_name,
+    };
     pub use core::time::Duration;
     pub use linkme;
+    pub use tracing::field::{Value, debug, display};
+    pub use tracing::{Level, Metadata};
+    pub use tracing_core::callsite::{DefaultCallsite, Identifier};
+    pub use tracing_core::field::FieldSet;
+
+    /// The kind of a span's metadata.
+    pub const SPAN: tracing_core::metadata::Kind = tracing_core::metadata::Kind::SPAN;
+
+    /// Every function instrumented with `#[observe]`, collected at link time.
+    #[allow(unsafe_code)] // see CATALOGUE
+    #[linkme::distributed_slice]
+    pub static OBSERVED: [&'static FnSite];
 
     /// Every family declared with `metric!`, collected at link time.
     // linkme places the slice in a link section; that attribute is what `unsafe_code` flags.

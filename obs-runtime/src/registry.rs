@@ -192,6 +192,15 @@ impl Registry {
                         inner.catalogue_errors.push(e);
                     }
                 }
+                for family in [
+                    &crate::observe::FunctionCalls as &'static dyn Collect,
+                    &crate::observe::FunctionDuration,
+                    &crate::observe::FunctionConcurrent,
+                ] {
+                    if let Err(e) = inner.add(Entry::Static(family)) {
+                        inner.catalogue_errors.push(e);
+                    }
+                }
                 #[cfg(feature = "prometheus")]
                 inner
                     .prometheus

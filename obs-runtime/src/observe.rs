@@ -1,0 +1,857 @@
+//! The runtime half of `#[observe]`: one static [`FnSite`] per observed function, and the
+//! guard that owns span, timer, in-flight count and outcome of one call.
+//!
+//! The attribute expands to a few statics and one call into this module, so the logic is
+//! compiled once here instead of being pasted into every function.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use core::task::{Context, Poll};
+use std::sync::OnceLock;
+
+use tracing::field::{FieldSet, Value};
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::{Level, Metadata, Span};
+use tracing_core::callsite::DefaultCallsite;
+
+use crate::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
+use crate::family::{Collect, Location};
+use crate::metric::Histogram;
+use crate::name::MetricKind;
+
+/// Default buckets of `function_calls_duration_seconds`, in seconds (the Autometrics
+/// defaults).
+pub const FUNCTION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Names of the span fields every observed function declares first, in order.
+pub(crate) const FIXED_FIELDS: [&str; 5] = [
+    "code.function",
+    "code.namespace",
+    "otel.kind",
+    "otel.status_code",
+    "error.type",
+];
+
+/// An error enum whose variants are the bounded values of the `error` label.
+///
+/// Derive it with `#[derive(ErrorLabel)]`; variants may carry data, the label is the
+/// variant's name (or `#[error_label(rename = "..")]`).
+///
+/// ```
+/// use obs_runtime::ErrorLabel;
+///
+/// #[derive(Debug, ErrorLabel)]
+/// enum CheckoutError {
+///     OutOfStock { sku: String },
+///     #[error_label(rename = "payment_declined")]
+///     Declined(u16),
+/// }
+///
+/// assert_eq!(CheckoutError::VALUES, &["OutOfStock", "payment_declined"]);
+/// assert_eq!(CheckoutError::Declined(402).index(), 1);
+/// ```
+pub trait ErrorLabel {
+    /// The label value of every variant, in declaration order.
+    const VALUES: &'static [&'static str];
+
+    /// The index of this value's variant in [`VALUES`](Self::VALUES).
+    fn index(&self) -> usize;
+
+    /// The label value of this error.
+    fn label(&self) -> &'static str {
+        Self::VALUES.get(self.index()).copied().unwrap_or("unknown")
+    }
+}
+
+/// How the `error` label of a failed call is named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorName {
+    /// A variant of an [`ErrorLabel`] enum: its values and this variant's index.
+    Variant(&'static [&'static str], usize),
+    /// Any other error type: its short type name.
+    Type(&'static str),
+}
+
+impl ErrorName {
+    /// The label value.
+    pub fn as_str(&self) -> &'static str {
+        match *self {
+            ErrorName::Variant(values, i) => values.get(i).copied().unwrap_or("unknown"),
+            ErrorName::Type(name) => name,
+        }
+    }
+}
+
+/// A failed call's error message, as the error type allows.
+#[derive(Clone, Copy)]
+pub enum Message<'a> {
+    /// The error implements `Display`.
+    Display(&'a dyn fmt::Display),
+    /// The error implements `Debug` but not `Display`.
+    Debug(&'a dyn fmt::Debug),
+    /// Neither.
+    None,
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.render() {
+            Some(m) => f.debug_tuple("Message").field(&m).finish(),
+            None => f.write_str("Message(None)"),
+        }
+    }
+}
+
+impl Message<'_> {
+    fn render(self) -> Option<String> {
+        match self {
+            Message::Display(d) => Some(d.to_string()),
+            Message::Debug(d) => Some(format!("{d:?}")),
+            Message::None => None,
+        }
+    }
+}
+
+/// A failed call's error, borrowed for the duration of the recording.
+#[derive(Clone, Copy)]
+pub struct ErrorInfo<'a> {
+    /// The `error` label.
+    pub name: ErrorName,
+    /// The full type name, for `exception.type`.
+    pub type_name: &'static str,
+    /// The error's message (its `Display`, else its `Debug`), for `exception.message`.
+    pub message: Message<'a>,
+}
+
+/// Wraps a reference so that method calls on `&&..Probe` pick the most specific of the
+/// `Probe*` traits below (autoref specialisation, resolved where the type is concrete).
+#[derive(Debug)]
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// `error` label of an [`ErrorLabel`] enum: its variant.
+pub trait ProbeLabel {
+    /// The label.
+    fn obs_error_name(&self) -> ErrorName;
+}
+impl<E: ErrorLabel> ProbeLabel for &Probe<'_, E> {
+    fn obs_error_name(&self) -> ErrorName {
+        ErrorName::Variant(E::VALUES, self.0.index())
+    }
+}
+
+/// `error` label of any other error type: its short type name.
+pub trait ProbeType {
+    /// The label.
+    fn obs_error_name(&self) -> ErrorName;
+}
+impl<E: ?Sized> ProbeType for Probe<'_, E> {
+    fn obs_error_name(&self) -> ErrorName {
+        ErrorName::Type(short_type_name(core::any::type_name::<E>()))
+    }
+}
+
+/// Message of an error that implements `Display`.
+pub trait ProbeDisplay<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: fmt::Display> ProbeDisplay<'a> for &&Probe<'a, E> {
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::Display(self.0)
+    }
+}
+
+/// Message of an error that implements only `Debug`.
+pub trait ProbeDebug<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: fmt::Debug> ProbeDebug<'a> for &Probe<'a, E> {
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::Debug(self.0)
+    }
+}
+
+/// No message: the error implements neither `Display` nor `Debug`.
+pub trait ProbeNone<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: ?Sized> ProbeNone<'a> for Probe<'a, E> {
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::None
+    }
+}
+
+impl fmt::Debug for ErrorInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorInfo")
+            .field("name", &self.name)
+            .field("type_name", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one completed call.
+#[derive(Clone, Copy, Debug)]
+pub enum CallOutcome<'a> {
+    /// It succeeded.
+    Ok,
+    /// It returned an error.
+    Err(ErrorInfo<'a>),
+}
+
+/// `core::any::type_name` without its module path (`my::Error<u8>` → `Error<u8>`).
+pub fn short_type_name(full: &'static str) -> &'static str {
+    let generic = full.find('<').unwrap_or(full.len());
+    let start = full[..generic].rfind("::").map_or(0, |i| i + 2);
+    &full[start..]
+}
+
+/// Outcome counters and timing of one observed function.
+struct Cells {
+    duration: Histogram,
+    errors: OnceLock<(ErrorSetKey, Box<[AtomicU64]>)>,
+}
+
+/// Which label set an error counter array was allocated for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ErrorSetKey {
+    Variants(&'static [&'static str]),
+    Type(&'static str),
+}
+
+/// The static description and counters of one observed function; `#[observe]` emits one
+/// per function and registers it in the link-time catalogue.
+#[repr(align(128))]
+pub struct FnSite {
+    /// The function name (the `function` label).
+    pub function: &'static str,
+    /// The module path (the `module` label).
+    pub module: &'static str,
+    /// The declaration site.
+    pub location: Location,
+    /// The span's callsite, whose metadata starts with [`FIXED_FIELDS`].
+    pub callsite: &'static DefaultCallsite,
+    /// Upper bounds of the duration histogram.
+    pub buckets: &'static [f64],
+    /// Whether `function_calls_concurrent` is kept.
+    pub concurrency: bool,
+    /// Level of the log event emitted on error, if asked for with `err(level = ..)`.
+    pub err_level: Option<Level>,
+    /// Extra bounded labels: name and the function returning the value.
+    pub labels: &'static [(&'static str, fn() -> &'static str)],
+    in_flight: AtomicI64,
+    ok: AtomicU64,
+    cancelled: AtomicU64,
+    panicked: AtomicU64,
+    cells: OnceLock<Cells>,
+}
+
+impl fmt::Debug for FnSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnSite")
+            .field("function", &self.function)
+            .field("module", &self.module)
+            .field("in_flight", &self.in_flight())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a guard records when it is dropped without a result.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unfinished {
+    Panic,
+    Cancelled,
+}
+
+impl FnSite {
+    /// A site with all counters at zero (used by `#[observe]` in a `static`).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "built once per function by the macro"
+    )]
+    pub const fn new(
+        function: &'static str,
+        module: &'static str,
+        location: Location,
+        callsite: &'static DefaultCallsite,
+        buckets: &'static [f64],
+        concurrency: bool,
+        err_level: Option<Level>,
+        labels: &'static [(&'static str, fn() -> &'static str)],
+    ) -> Self {
+        Self {
+            function,
+            module,
+            location,
+            callsite,
+            buckets,
+            concurrency,
+            err_level,
+            labels,
+            in_flight: AtomicI64::new(0),
+            ok: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            cells: OnceLock::new(),
+        }
+    }
+
+    fn cells(&self) -> &Cells {
+        self.cells.get_or_init(|| Cells {
+            duration: Histogram::with_buckets(self.buckets),
+            errors: OnceLock::new(),
+        })
+    }
+
+    /// Calls in progress.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Completed calls with this `result` label (`ok`, `error`, `cancelled`).
+    pub fn calls(&self, result: &str) -> u64 {
+        match result {
+            "ok" => self.ok.load(Ordering::Relaxed),
+            "cancelled" => self.cancelled.load(Ordering::Relaxed),
+            "error" => {
+                self.panicked.load(Ordering::Relaxed)
+                    + self.cells().errors.get().map_or(0, |(_, c)| {
+                        c.iter().map(|c| c.load(Ordering::Relaxed)).sum::<u64>()
+                    })
+            }
+            _ => 0,
+        }
+    }
+
+    /// Failed calls whose `error` label is `error` (a variant name, a type name or
+    /// `panic`).
+    pub fn errors(&self, error: &str) -> u64 {
+        if error == "panic" {
+            return self.panicked.load(Ordering::Relaxed);
+        }
+        let Some((key, counts)) = self.cells().errors.get() else {
+            return 0;
+        };
+        match key {
+            ErrorSetKey::Variants(values) => values
+                .iter()
+                .position(|v| *v == error)
+                .and_then(|i| counts.get(i))
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
+            ErrorSetKey::Type(name) if *name == error => counts[0].load(Ordering::Relaxed),
+            ErrorSetKey::Type(_) => 0,
+        }
+    }
+
+    /// The duration histogram (count, sum, buckets).
+    pub fn duration(&self) -> &Histogram {
+        &self.cells().duration
+    }
+
+    fn metadata(&self) -> &'static Metadata<'static> {
+        tracing_core::Callsite::metadata(self.callsite)
+    }
+
+    /// Whether a span of this site would be recorded by the current subscriber.
+    #[inline]
+    fn span_enabled(&'static self) -> bool {
+        let meta = self.metadata();
+        if *meta.level() > STATIC_MAX_LEVEL || *meta.level() > LevelFilter::current() {
+            return false;
+        }
+        let interest = self.callsite.interest();
+        if interest.is_never() {
+            return false;
+        }
+        interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta))
+    }
+
+    /// Builds the span: the fixed fields, then `user` values for the listed fields.
+    #[inline]
+    pub fn span_for(&'static self, user: &[Option<&dyn Value>]) -> Span {
+        if !self.span_enabled() {
+            return Span::none();
+        }
+        let meta = self.metadata();
+        let fields: &FieldSet = meta.fields();
+        let mut values: [Option<&dyn Value>; 32] = [None; 32];
+        values[0] = Some(&self.function as &dyn Value);
+        values[1] = Some(&self.module as &dyn Value);
+        values[2] = Some(&"internal" as &dyn Value);
+        for (slot, v) in values[FIXED_FIELDS.len()..].iter_mut().zip(user) {
+            *slot = *v;
+        }
+        let n = fields.len().min(values.len());
+        Span::new(meta, &fields.value_set_all(&values[..n]))
+    }
+
+    /// Starts observing a synchronous call: creates and enters the span, starts the timer,
+    /// counts the call in flight. `user` holds the values of the fields listed in
+    /// `fields(..)`, in order.
+    #[inline]
+    pub fn enter(&'static self, user: &[Option<&dyn Value>]) -> CallGuard {
+        let span = self.span_for(user);
+        self.begin();
+        CallGuard {
+            site: self,
+            span: span.entered(),
+            start: quanta::Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Wraps an async call's future: `span` (from [`span_for`](Self::span_for)) is
+    /// entered on every poll, the timer runs from the first poll to completion, and a
+    /// future dropped before completion is recorded as `cancelled`.
+    #[inline]
+    pub fn instrument<F, C>(&'static self, span: Span, future: F, classify: C) -> Observed<F, C>
+    where
+        F: Future,
+        C: for<'a> Fn(&'a F::Output) -> CallOutcome<'a>,
+    {
+        Observed {
+            site: self,
+            span,
+            start: None,
+            future,
+            classify,
+            done: false,
+        }
+    }
+
+    #[inline]
+    fn begin(&self) {
+        if self.concurrency {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn end(&self, start: quanta::Instant) {
+        let elapsed = quanta::Instant::now().saturating_duration_since(start);
+        self.cells().duration.observe(elapsed.as_secs_f64());
+        if self.concurrency {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn record(&self, span: &Span, outcome: &CallOutcome<'_>) {
+        match outcome {
+            CallOutcome::Ok => {
+                self.ok.fetch_add(1, Ordering::Relaxed);
+            }
+            CallOutcome::Err(e) => {
+                self.count_error(e.name);
+                self.report_error(span, e.name.as_str(), e.type_name, e.message);
+            }
+        }
+    }
+
+    fn count_error(&self, name: ErrorName) {
+        let key = match name {
+            ErrorName::Variant(values, _) => ErrorSetKey::Variants(values),
+            ErrorName::Type(t) => ErrorSetKey::Type(t),
+        };
+        let (set, counts) = self.cells().errors.get_or_init(|| {
+            let n = match key {
+                ErrorSetKey::Variants(values) => values.len().max(1),
+                ErrorSetKey::Type(_) => 1,
+            };
+            (key, (0..n).map(|_| AtomicU64::new(0)).collect())
+        });
+        let index = match (set, name) {
+            (ErrorSetKey::Variants(a), ErrorName::Variant(b, i)) if core::ptr::eq(*a, b) => i,
+            (ErrorSetKey::Type(a), ErrorName::Type(b)) if *a == b => 0,
+            // One function, one error type: a mismatch cannot happen through the macro.
+            _ => 0,
+        };
+        if let Some(c) = counts.get(index) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn record_unfinished(&self, span: &Span, how: Unfinished) {
+        match how {
+            Unfinished::Panic => {
+                self.panicked.fetch_add(1, Ordering::Relaxed);
+                self.report_error(span, "panic", "panic", Message::None);
+            }
+            Unfinished::Cancelled => {
+                self.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Marks the span as failed and attaches the `exception` event; logs only when the
+    /// function asked for it with `err(level = ..)`.
+    fn report_error(&self, span: &Span, label: &str, type_name: &str, message: Message<'_>) {
+        let rendered = if span.is_disabled() && self.err_level.is_none() {
+            None
+        } else {
+            message.render()
+        };
+        if !span.is_disabled() {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", label);
+            let message = rendered.as_deref().unwrap_or("");
+            tracing::event!(
+                target: "obs::exception",
+                parent: span,
+                Level::ERROR,
+                exception.r#type = type_name,
+                exception.message = message,
+                "exception"
+            );
+        }
+        if let Some(level) = self.err_level {
+            let message = rendered.as_deref().unwrap_or(label);
+            let (function, module) = (self.function, self.module);
+            macro_rules! log_at {
+                ($level:expr) => {
+                    tracing::event!(
+                        target: "obs::error",
+                        $level,
+                        code.function = function,
+                        code.namespace = module,
+                        error.r#type = label,
+                        "{function} failed: {message}"
+                    )
+                };
+            }
+            match level {
+                Level::ERROR => log_at!(Level::ERROR),
+                Level::WARN => log_at!(Level::WARN),
+                Level::INFO => log_at!(Level::INFO),
+                Level::DEBUG => log_at!(Level::DEBUG),
+                _ => log_at!(Level::TRACE),
+            }
+        }
+    }
+}
+
+/// Owns one synchronous call's span, timer and in-flight count. Finish it with the call's
+/// outcome; dropped unfinished (a panic unwinding), it records `result="error",
+/// error="panic"` and lets the panic continue.
+#[must_use = "the guard records the call when finished or dropped"]
+pub struct CallGuard {
+    site: &'static FnSite,
+    span: tracing::span::EnteredSpan,
+    start: quanta::Instant,
+    finished: bool,
+}
+
+impl fmt::Debug for CallGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallGuard")
+            .field("function", &self.site.function)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallGuard {
+    /// Records the call's outcome.
+    #[inline]
+    pub fn finish(mut self, outcome: &CallOutcome<'_>) {
+        self.finished = true;
+        self.site.record(&self.span, outcome);
+        self.site.end(self.start);
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            // A sync call only ends without a result by unwinding.
+            self.site.record_unfinished(&self.span, Unfinished::Panic);
+            self.site.end(self.start);
+        }
+    }
+}
+
+/// An observed async call: see [`FnSite::instrument`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Observed<F, C> {
+    site: &'static FnSite,
+    span: Span,
+    start: Option<quanta::Instant>,
+    future: F,
+    classify: C,
+    done: bool,
+}
+
+impl<F, C> fmt::Debug for Observed<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("function", &self.site.function)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records a panic if dropped while armed (that is, while `poll` unwinds).
+struct PollPanic<'a> {
+    site: &'static FnSite,
+    span: &'a Span,
+    start: quanta::Instant,
+    armed: bool,
+}
+
+impl Drop for PollPanic<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.site.record_unfinished(self.span, Unfinished::Panic);
+            self.site.end(self.start);
+        }
+    }
+}
+
+/// The fields of a pinned [`Observed`], with the inner future pinned.
+struct Projection<'a, F, C> {
+    site: &'static FnSite,
+    span: &'a Span,
+    start: &'a mut Option<quanta::Instant>,
+    future: Pin<&'a mut F>,
+    classify: &'a C,
+    done: &'a mut bool,
+}
+
+/// Structural pin projection of `future`; every other field is treated as unpinned.
+// SAFETY: `future` is never moved out of `Observed`: no method takes it by value, `Drop`
+// only reads the other fields, and `Observed` implements `Unpin` only through the auto
+// trait (when `F: Unpin`). This is the projection `pin-project` would generate.
+#[allow(unsafe_code)]
+fn project<F, C>(observed: Pin<&mut Observed<F, C>>) -> Projection<'_, F, C> {
+    // SAFETY: see above; the returned `&mut` fields other than `future` are not pinned.
+    let this = unsafe { observed.get_unchecked_mut() };
+    Projection {
+        site: this.site,
+        span: &this.span,
+        start: &mut this.start,
+        // SAFETY: `this.future` is pinned because `observed` is, and it is never moved.
+        future: unsafe { Pin::new_unchecked(&mut this.future) },
+        classify: &this.classify,
+        done: &mut this.done,
+    }
+}
+
+impl<F, C> Future for Observed<F, C>
+where
+    F: Future,
+    C: for<'a> Fn(&'a F::Output) -> CallOutcome<'a>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = project(self);
+        let start = *this.start.get_or_insert_with(|| {
+            this.site.begin();
+            quanta::Instant::now()
+        });
+        let _entered = this.span.enter();
+        let mut panic_guard = PollPanic {
+            site: this.site,
+            span: this.span,
+            start,
+            armed: true,
+        };
+        // Counted as done while polling, so that a panic recorded by `panic_guard` is not
+        // recorded again as a cancellation when the executor drops the future.
+        *this.done = true;
+        let poll = this.future.poll(cx);
+        panic_guard.armed = false;
+        match &poll {
+            Poll::Ready(output) => {
+                let outcome = (this.classify)(output);
+                this.site.record(this.span, &outcome);
+                this.site.end(start);
+            }
+            Poll::Pending => *this.done = false,
+        }
+        poll
+    }
+}
+
+impl<F, C> Drop for Observed<F, C> {
+    fn drop(&mut self) {
+        // Polled at least once and neither completed nor panicked: cancelled.
+        if !self.done
+            && let Some(start) = self.start
+        {
+            let _entered = self.span.enter();
+            self.site
+                .record_unfinished(&self.span, Unfinished::Cancelled);
+            self.site.end(start);
+        }
+    }
+}
+
+/// Every observed function, sorted by module and name, with sites that share both (two
+/// `impl` blocks' `new`, say) grouped so that their series are merged, not duplicated.
+fn grouped_sites() -> Vec<Vec<&'static FnSite>> {
+    let mut sites: Vec<&'static FnSite> = crate::__private::OBSERVED.iter().copied().collect();
+    sites.sort_by(|a, b| (a.module, a.function).cmp(&(b.module, b.function)));
+    let mut groups: Vec<Vec<&'static FnSite>> = Vec::new();
+    for site in sites {
+        match groups.last_mut() {
+            Some(g) if g[0].module == site.module && g[0].function == site.function => g.push(site),
+            _ => groups.push(vec![site]),
+        }
+    }
+    groups
+}
+
+/// Label pairs `function`, `module`, the site's extra labels, then `extra`.
+fn site_labels<'a>(site: &'a FnSite, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut labels = vec![("function", site.function), ("module", site.module)];
+    labels.extend(site.labels.iter().map(|(k, v)| (*k, v())));
+    labels.extend_from_slice(extra);
+    labels
+}
+
+/// `function_calls_total{function, module, result, error}`.
+pub(crate) struct FunctionCalls;
+
+impl Collect for FunctionCalls {
+    fn header(&self) -> FamilyHeader<'_> {
+        FamilyHeader {
+            name: "function_calls_total",
+            help: "Calls of functions observed with #[observe], by result and error.",
+            unit: None,
+            kind: MetricKind::Counter,
+        }
+    }
+
+    fn encode_series(&self, encoder: &mut dyn MetricEncoder) {
+        for group in grouped_sites() {
+            let sum = |f: &dyn Fn(&FnSite) -> u64| group.iter().map(|s| f(s)).sum::<u64>();
+            let first = group[0];
+            let ok = sum(&|s| s.ok.load(Ordering::Relaxed));
+            encoder.counter(
+                &site_labels(first, &[("result", "ok"), ("error", "")]),
+                Number::Int(ok),
+                None,
+                None,
+            );
+            let mut names: Vec<&'static str> = Vec::new();
+            for site in &group {
+                if let Some((key, _)) = site.cells().errors.get() {
+                    match key {
+                        ErrorSetKey::Variants(values) => names.extend(values.iter().copied()),
+                        ErrorSetKey::Type(t) => names.push(t),
+                    }
+                }
+            }
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                let n = sum(&|s| s.errors(name));
+                encoder.counter(
+                    &site_labels(first, &[("result", "error"), ("error", name)]),
+                    Number::Int(n),
+                    None,
+                    None,
+                );
+            }
+            let panics = sum(&|s| s.panicked.load(Ordering::Relaxed));
+            encoder.counter(
+                &site_labels(first, &[("result", "error"), ("error", "panic")]),
+                Number::Int(panics),
+                None,
+                None,
+            );
+            let cancelled = sum(&|s| s.cancelled.load(Ordering::Relaxed));
+            encoder.counter(
+                &site_labels(first, &[("result", "cancelled"), ("error", "")]),
+                Number::Int(cancelled),
+                None,
+                None,
+            );
+        }
+    }
+}
+
+/// `function_calls_duration_seconds{function, module}`.
+pub(crate) struct FunctionDuration;
+
+impl Collect for FunctionDuration {
+    fn header(&self) -> FamilyHeader<'_> {
+        FamilyHeader {
+            name: "function_calls_duration_seconds",
+            help: "Duration of calls of functions observed with #[observe].",
+            unit: Some("seconds"),
+            kind: MetricKind::Histogram,
+        }
+    }
+
+    fn encode_series(&self, encoder: &mut dyn MetricEncoder) {
+        for group in grouped_sites() {
+            let first = group[0];
+            let bounds = first.buckets;
+            let mut cumulative = first.duration().bucket_counts();
+            let mut sum = first.duration().sum();
+            // Sites merged under one name add up when their buckets agree.
+            for site in group.iter().skip(1).filter(|s| s.buckets == bounds) {
+                for (c, add) in cumulative.iter_mut().zip(site.duration().bucket_counts()) {
+                    *c += add;
+                }
+                sum += site.duration().sum();
+            }
+            let count = cumulative.last().copied().unwrap_or(0);
+            encoder.histogram(
+                &site_labels(first, &[]),
+                &HistogramSample {
+                    bounds,
+                    cumulative: &cumulative,
+                    exemplars: &[],
+                    sum,
+                    count,
+                    created: None,
+                },
+            );
+        }
+    }
+}
+
+/// `function_calls_concurrent{function, module}`.
+pub(crate) struct FunctionConcurrent;
+
+impl Collect for FunctionConcurrent {
+    fn header(&self) -> FamilyHeader<'_> {
+        FamilyHeader {
+            name: "function_calls_concurrent",
+            help: "Calls in progress of functions observed with #[observe].",
+            unit: None,
+            kind: MetricKind::Gauge,
+        }
+    }
+
+    fn encode_series(&self, encoder: &mut dyn MetricEncoder) {
+        for group in grouped_sites() {
+            if !group.iter().any(|s| s.concurrency) {
+                continue;
+            }
+            let n: i64 = group.iter().map(|s| s.in_flight()).sum();
+            encoder.gauge(&site_labels(group[0], &[]), Number::Signed(n));
+        }
+    }
+}
+
+/// The site of an observed function, by module path and name (for tests and tools).
+pub fn observed_function(module: &str, function: &str) -> Option<&'static FnSite> {
+    crate::__private::OBSERVED
+        .iter()
+        .copied()
+        .find(|s| s.module == module && s.function == function)
+}
+
+/// Every observed function in the program.
+pub fn observed_functions() -> impl Iterator<Item = &'static FnSite> {
+    crate::__private::OBSERVED.iter().copied()
+}
