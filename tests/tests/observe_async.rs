@@ -22,7 +22,10 @@ async fn load_profile(user: u32) -> Result<String, std::io::Error> {
     tokio::time::sleep(Duration::from_millis(2)).await;
     tracing::info!("loaded");
     if user == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such user"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such user",
+        ));
     }
     Ok(format!("user-{user}"))
 }
@@ -59,7 +62,11 @@ fn async_outcomes_and_span_across_awaits() {
         .filter(|e| e.fields.get("message").map(String::as_str) == Some("loaded"))
         .collect();
     assert_eq!(loaded.len(), 2);
-    assert!(loaded.iter().all(|e| e.span.as_deref() == Some("load_profile")));
+    assert!(
+        loaded
+            .iter()
+            .all(|e| e.span.as_deref() == Some("load_profile"))
+    );
     let exceptions = captured.events_for("obs::exception");
     assert_eq!(exceptions.len(), 1);
     assert_eq!(exceptions[0].fields["exception.message"], "no such user");
@@ -74,7 +81,11 @@ async fn slow(ms: u64) -> u64 {
 #[test]
 fn dropped_futures_are_cancelled_and_leave_in_flight_at_zero() {
     runtime().block_on(async {
-        assert!(tokio::time::timeout(Duration::from_millis(5), slow(10_000)).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), slow(10_000))
+                .await
+                .is_err()
+        );
         tokio::select! {
             v = slow(10_000) => panic!("finished {v}"),
             () = tokio::time::sleep(Duration::from_millis(5)) => {}
@@ -129,7 +140,11 @@ async fn work(i: u64) -> Result<u64, std::fmt::Error> {
         // Only an abort ends these.
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
-    if i % 7 == 0 { Err(std::fmt::Error) } else { Ok(i) }
+    if i % 7 == 0 {
+        Err(std::fmt::Error)
+    } else {
+        Ok(i)
+    }
 }
 
 /// 10 000 concurrent tasks, a random third of them aborted: every call that started is
@@ -172,5 +187,9 @@ fn ten_thousand_tasks_with_random_cancellations() {
     assert_eq!(s.in_flight(), 0);
     assert!(ok > 0 && failed > 0, "ok {ok}, failed {failed}");
     // Every long sleeper started and was aborted mid-call.
-    assert!(s.calls("cancelled") >= TASKS / 5, "{}", s.calls("cancelled"));
+    assert!(
+        s.calls("cancelled") >= TASKS / 5,
+        "{}",
+        s.calls("cancelled")
+    );
 }

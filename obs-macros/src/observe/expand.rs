@@ -22,11 +22,28 @@ pub(crate) const FIXED_FIELDS: [&str; 5] = [
 /// The most fields a span can take in the runtime (32) minus the fixed ones.
 pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();
 
+/// Whether `tokens` contain an identifier `impl` or `_`, or (when `refs`) a `&` or a
+/// lifetime.
+fn mentions(tokens: TokenStream, refs: bool) -> bool {
+    tokens.into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => i == "impl" || i == "_",
+        proc_macro2::TokenTree::Punct(p) => refs && (p.as_char() == '&' || p.as_char() == '\''),
+        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), refs),
+        proc_macro2::TokenTree::Literal(_) => false,
+    })
+}
+
 /// Whether a return type can be written on a closure as it is: no elided or named
 /// lifetimes, no `impl Trait`, no `_`.
 fn nameable(ty: &Type) -> bool {
-    let text = quote!(#ty).to_string();
-    !(text.contains('&') || text.contains('\'') || text.contains("impl") || text.contains('_'))
+    !mentions(quote!(#ty), true)
+}
+
+/// The type of a reference to the call's output, when it can be written (no `impl Trait`):
+/// it pins the type before the classifying `match` resolves its method calls.
+fn output_ref(ty: Option<&Type>) -> Option<TokenStream> {
+    let ty = ty?;
+    (!mentions(quote!(#ty), false)).then(|| quote!(&#ty))
 }
 
 /// The expression classifying `__obs_out: &Output` into a `CallOutcome`.
@@ -66,6 +83,10 @@ fn classify(p: &TokenStream, args: &Args, checked: &Checked) -> TokenStream {
 }
 
 pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenStream {
+    let out_ref = output_ref(checked.output.as_ref());
+    let out_param = out_ref
+        .as_ref()
+        .map_or_else(|| quote!(__obs_out), |ty| quote!(__obs_out: #ty));
     let p = args.krate.as_ref().map_or_else(
         || quote!(::obs_runtime::__private),
         |k| quote!(#k::__private),
@@ -164,14 +185,14 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
                 let __obs_guard = __OBS_SITE.enter(#values);
                 #[allow(clippy::redundant_closure_call)]
                 let __obs_out = (move || #annotation #block)();
-                __obs_guard.finish(&{ let __obs_out = &__obs_out; #classify });
+                __obs_guard.finish(&{ let #out_param = &__obs_out; #classify });
                 __obs_out
             }
         }
         Asyncness::Native => quote_spanned! {block.span()=>
             #statics
             let __obs_span = __OBS_SITE.span_for(#values);
-            let __obs_future = __OBS_SITE.instrument(__obs_span, async move #block, |__obs_out| #classify);
+            let __obs_future = __OBS_SITE.instrument(__obs_span, async move #block, |#out_param| #classify);
             __obs_future.await
         },
         Asyncness::AsyncTrait => {
@@ -189,7 +210,7 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
                 #statics
                 #(#stmts)*
                 let __obs_span = __OBS_SITE.span_for(#values);
-                #pin_path(__OBS_SITE.instrument(__obs_span, #inner, |__obs_out| #classify))
+                #pin_path(__OBS_SITE.instrument(__obs_span, #inner, |#out_param| #classify))
             }
         }
     };

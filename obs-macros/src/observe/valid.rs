@@ -44,6 +44,8 @@ pub(crate) struct Checked {
     pub(crate) returns_result: bool,
     /// The span and metric name.
     pub(crate) name: String,
+    /// The call's output type, if written (`()` otherwise).
+    pub(crate) output: Option<Type>,
 }
 
 /// `name` contains a sensitive word as one of its `_`/`.`-separated parts.
@@ -249,6 +251,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
     Checked {
         asyncness,
         returns_result,
+        output: output.cloned(),
         name: args
             .name
             .as_ref()
