@@ -34,7 +34,7 @@ pub fn metric(input: TokenStream) -> TokenStream {
 /// Documented, with examples, where users meet it: `obs_runtime::observe`.
 #[proc_macro_attribute]
 pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
-    observe::expand(attr.into(), item.into()).into()
+    observe::expand(attr.into(), &item.into()).into()
 }
 
 /// Implements `obs_runtime::ErrorLabel` for an error enum.

@@ -79,7 +79,111 @@ pub use metric::{
     exponential_buckets, linear_buckets, quantiles_valid,
 };
 pub use name::MetricKind;
-pub use obs_macros::{ErrorLabel, Label, observe};
+pub use obs_macros::{ErrorLabel, Label};
+
+/// Instruments a function: a `tracing` span, error recording and RED metrics in one.
+///
+/// Works on sync and async functions, free functions and methods (`&self`, `&mut self`,
+/// `self`, `self: Arc<Self>`), generic functions, `impl Trait` in arguments and returns,
+/// trait impl methods and `#[async_trait]` impls. The expansion is a few statics and one
+/// call into [`FnSite`]; the logic lives in this crate.
+///
+/// # What one call produces
+///
+/// - A span named after the function (or `name = ".."`), at `level` (default `info`),
+///   with `code.function`, `code.namespace` and `otel.kind = "internal"`, plus only the
+///   fields listed in `fields(..)`: arguments are never recorded implicitly.
+/// - `function_calls_total{function, module, result, error}`: `result` is `ok`, `error`
+///   or `cancelled` (an async call dropped before completion, by `timeout` or `select!`);
+///   `error` is the variant name of an error enum deriving [`ErrorLabel`], else the error
+///   type's short name, and `panic` for a panic, which is recorded and then continues.
+/// - `function_calls_duration_seconds{function, module}`, a histogram (default
+///   [`FUNCTION_BUCKETS`], or `buckets = [..]`).
+/// - `function_calls_concurrent{function, module}`, calls in flight (unless
+///   `concurrency = false`); it returns to zero on every path, panics and cancellations
+///   included.
+/// - On error: the span gets `otel.status_code = "ERROR"` and `error.type`, and an
+///   `exception` event (target `obs::exception`) with `exception.type` and
+///   `exception.message` (the error's `Display`, else its `Debug`). No log line unless
+///   `err(level = "warn")` asks for one (target `obs::error`).
+///
+/// The names follow the Autometrics specification, so its dashboards and these queries work:
+///
+/// ```text
+/// # calls per second
+/// sum by (function, module) (rate(function_calls_total[5m]))
+/// # error ratio
+/// sum by (function, module) (rate(function_calls_total{result="error"}[5m]))
+///   / sum by (function, module) (rate(function_calls_total[5m]))
+/// # p99 latency
+/// histogram_quantile(0.99, sum by (le, function, module) (rate(function_calls_duration_seconds_bucket[5m])))
+/// ```
+///
+/// # Arguments
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `name = "checkout.submit"` | span name and `function` label |
+/// | `level = "debug"` | span level: `trace`, `debug`, `info`, `warn`, `error` |
+/// | `fields(id = %order.id, n = count, cart = ?cart)` | span fields: `%` Display, `?` Debug, else a `tracing::Value` |
+/// | `fields(token = redact(token))`, `fields(token = unredacted(%token))` | a sensitive-looking name needs one of these markers |
+/// | `skip(a, b)` | accepted for `#[instrument]` users; must name parameters |
+/// | `buckets = [0.01, 0.1, 1.0]` or `buckets = CONST` | duration buckets, checked increasing |
+/// | `labels(tier = Tier::Gold)` | extra bounded labels (values implement [`Label`]) |
+/// | `err(level = "warn")` | also log failed calls at that level |
+/// | `ok_if = path`, `error_if = path` | classify a non-`Result` output with `fn(&T) -> bool` |
+/// | `concurrency = false` | no in-flight gauge |
+/// | `crate = path` | where obs is, for crates that re-export it |
+///
+/// # Examples
+///
+/// ```
+/// use obs_runtime::{ErrorLabel, observe, observed_function};
+///
+/// #[derive(Debug, ErrorLabel)]
+/// pub enum PaymentError {
+///     Declined { code: u16 },
+///     Timeout,
+/// }
+///
+/// #[observe(fields(amount = amount_cents))]
+/// fn charge(amount_cents: u64) -> Result<u64, PaymentError> {
+///     if amount_cents > 10_000 {
+///         return Err(PaymentError::Declined { code: 51 });
+///     }
+///     Ok(amount_cents)
+/// }
+///
+/// #[observe(name = "inventory.reserve", level = "debug")]
+/// async fn reserve(sku: &str) -> Result<(), std::io::Error> {
+///     let _ = sku;
+///     Ok(())
+/// }
+///
+/// assert!(charge(500).is_ok());
+/// assert!(charge(50_000).is_err());
+/// let site = observed_function(module_path!(), "charge").unwrap();
+/// assert_eq!(site.calls("ok"), 1);
+/// assert_eq!(site.errors("Declined"), 1);
+/// assert_eq!(site.in_flight(), 0);
+/// # let _ = reserve("sku-1");
+/// ```
+///
+/// A sensitive-looking field needs an explicit marker:
+///
+/// ```compile_fail
+/// #[obs_runtime::observe(fields(password = %password))]
+/// fn login(password: &str) -> bool { password.is_empty() }
+/// ```
+///
+/// `const fn` cannot be observed:
+///
+/// ```compile_fail
+/// #[obs_runtime::observe]
+/// const fn answer() -> u8 { 42 }
+/// ```
+#[doc(inline)]
+pub use obs_macros::observe;
 pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, observed_functions};
 
 /// Declares metric families as statics whose labels are bounded enums.
@@ -213,8 +317,9 @@ pub mod __private {
     };
     pub use crate::name::MetricKind;
     pub use crate::observe::{
-        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, FUNCTION_BUCKETS, FnSite, Message, Probe,
-        ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType, short_type_name,
+        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FUNCTION_BUCKETS, FnSite,
+        Message, Probe, ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType,
+        short_type_name,
     };
     pub use core::time::Duration;
     pub use linkme;

@@ -409,7 +409,7 @@ impl Histogram {
     pub fn with_buckets(buckets: &'static [f64]) -> Self {
         Self {
             bounds: buckets,
-            slots: (0..Self::stripe_offset(buckets.len(), SUM_STRIPES) + 1)
+            slots: (0..=Self::stripe_offset(buckets.len(), SUM_STRIPES))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }

@@ -244,7 +244,7 @@ pub struct FnSite {
     /// Level of the log event emitted on error, if asked for with `err(level = ..)`.
     pub err_level: Option<Level>,
     /// Extra bounded labels: name and the function returning the value.
-    pub labels: &'static [(&'static str, fn() -> &'static str)],
+    pub labels: &'static [ExtraLabel],
     in_flight: AtomicI64,
     ok: AtomicU64,
     cancelled: AtomicU64,
@@ -261,6 +261,10 @@ impl fmt::Debug for FnSite {
             .finish_non_exhaustive()
     }
 }
+
+/// An extra bounded label of an observed function: its name, and a function returning its
+/// value (`Label::as_str` of the value given in `labels(..)`).
+pub type ExtraLabel = (&'static str, fn() -> &'static str);
 
 /// What a guard records when it is dropped without a result.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -283,7 +287,7 @@ impl FnSite {
         buckets: &'static [f64],
         concurrency: bool,
         err_level: Option<Level>,
-        labels: &'static [(&'static str, fn() -> &'static str)],
+        labels: &'static [ExtraLabel],
     ) -> Self {
         Self {
             function,

@@ -237,7 +237,7 @@ fn quick() -> u8 {
 }
 
 mod reexport {
-    pub use obs_runtime as telemetry;
+    pub(crate) use obs_runtime as telemetry;
 }
 
 #[observe(crate = reexport::telemetry)]

@@ -15,3 +15,10 @@ fn metric() {
     t.pass("ui/metric/pass/*.rs");
     t.compile_fail("ui/metric/fail/*.rs");
 }
+
+#[test]
+fn observe() {
+    let t = trybuild::TestCases::new();
+    t.pass("ui/observe/pass/*.rs");
+    t.compile_fail("ui/observe/fail/*.rs");
+}

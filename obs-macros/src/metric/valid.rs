@@ -162,7 +162,7 @@ fn check_buckets(cx: &mut Ctxt, array: &ExprArray, values: &[f64]) {
             cx.error_spanned_by(
                 elem,
                 format!(
-                    "bucket bounds must strictly increase: `{v}` follows `{}`",
+                    "bucket bounds must strictly increase: `{v:?}` follows `{:?}`",
                     values[i - 1]
                 ),
             );
@@ -178,7 +178,7 @@ fn check_quantiles(cx: &mut Ctxt, array: &ExprArray, values: &[f64]) {
             cx.error_spanned_by(
                 elem,
                 format!(
-                    "quantiles must strictly increase: `{q}` follows `{}`",
+                    "quantiles must strictly increase: `{q:?}` follows `{:?}`",
                     values[i - 1]
                 ),
             );

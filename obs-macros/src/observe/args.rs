@@ -139,7 +139,7 @@ fn buckets(cx: &mut Ctxt, array: &ExprArray) -> Option<Vec<f64>> {
         {
             cx.error_spanned_by(
                 elem,
-                format!("bucket bounds must strictly increase: `{v}` follows `{prev}`"),
+                format!("bucket bounds must strictly increase: `{v:?}` follows `{prev:?}`"),
             );
         }
         out.push(v);

@@ -199,12 +199,11 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             let mut stmts = block.stmts.clone();
             let last = stmts.pop();
             let inner = async_trait_block(func).map(|b| quote!(#b));
-            let pin_path = match last {
-                Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) => {
-                    let f = &call.func;
-                    quote!(#f)
-                }
-                _ => quote!(::std::boxed::Box::pin),
+            let pin_path = if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = last {
+                let f = &call.func;
+                quote!(#f)
+            } else {
+                quote!(::std::boxed::Box::pin)
             };
             quote_spanned! {block.span()=>
                 #statics
@@ -214,12 +213,12 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             }
         }
     };
-    let mut sig = sig.clone();
-    sig.output = sig.output.clone();
+    // The body keeps the user's braces, so the item's span is the user's: lints such as
+    // `dead_code` still fire on the function.
+    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
+    body.set_span(block.brace_token.span.join());
     quote! {
         #(#attrs)*
-        #vis #sig {
-            #body
-        }
+        #vis #sig #body
     }
 }

@@ -11,25 +11,22 @@ use syn::ItemFn;
 
 use crate::ctxt::Ctxt;
 
-pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(attr: TokenStream, item: &TokenStream) -> TokenStream {
     let mut cx = Ctxt::default();
     let args = args::parse(&mut cx, attr);
-    let func: ItemFn = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => {
-            // Not a function: say so at the item, and emit it unchanged.
-            let span = item
-                .clone()
-                .into_iter()
-                .find(|t| !matches!(t, proc_macro2::TokenTree::Punct(_)))
-                .map_or_else(proc_macro2::Span::call_site, |t| t.span());
-            cx.error_at(
-                span,
-                "`#[observe]` goes on a function (free fn, method or trait impl method)",
-            );
-            let errors = cx.check().err();
-            return quote::quote!(#errors #item);
-        }
+    let Ok(func) = syn::parse2::<ItemFn>(item.clone()) else {
+        // Not a function: say so at the item, and emit it unchanged.
+        let span = item
+            .clone()
+            .into_iter()
+            .find(|t| !matches!(t, proc_macro2::TokenTree::Punct(_)))
+            .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+        cx.error_at(
+            span,
+            "`#[observe]` goes on a function (free fn, method or trait impl method)",
+        );
+        let errors = cx.check().err();
+        return quote::quote!(#errors #item);
     };
     let checked = valid::check(&mut cx, &args, &func);
     match cx.check() {

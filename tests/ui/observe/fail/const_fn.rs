@@ -1,0 +1,8 @@
+#[obs_runtime::observe]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {
+    let _ = answer();
+}

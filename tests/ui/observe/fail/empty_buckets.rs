@@ -1,0 +1,6 @@
+#[obs_runtime::observe(buckets = [])]
+fn work() {}
+
+fn main() {
+    work();
+}

@@ -1,0 +1,6 @@
+#[obs_runtime::observe(fields(otel.kind = "server"))]
+fn work() {}
+
+fn main() {
+    work();
+}

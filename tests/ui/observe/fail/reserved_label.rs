@@ -1,0 +1,6 @@
+#[obs_runtime::observe(labels(result = true))]
+fn premium() {}
+
+fn main() {
+    premium();
+}

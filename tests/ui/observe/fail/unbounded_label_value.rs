@@ -1,0 +1,6 @@
+#[obs_runtime::observe(labels(tier = "gold"))]
+fn premium() {}
+
+fn main() {
+    premium();
+}

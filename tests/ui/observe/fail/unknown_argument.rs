@@ -1,0 +1,6 @@
+#[obs_runtime::observe(nmae = "checkout")]
+fn checkout() {}
+
+fn main() {
+    checkout();
+}

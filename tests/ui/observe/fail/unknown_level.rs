@@ -1,0 +1,6 @@
+#[obs_runtime::observe(level = "verbose")]
+fn work() {}
+
+fn main() {
+    work();
+}
