@@ -7,7 +7,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Poll};
 use std::sync::OnceLock;
 
@@ -99,19 +99,16 @@ pub enum Message<'a> {
 
 impl fmt::Debug for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.render() {
-            Some(m) => f.debug_tuple("Message").field(&m).finish(),
-            None => f.write_str("Message(None)"),
-        }
+        f.debug_tuple("Message").field(&format_args!("{self}")).finish()
     }
 }
 
-impl Message<'_> {
-    fn render(self) -> Option<String> {
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Message::Display(d) => Some(d.to_string()),
-            Message::Debug(d) => Some(format!("{d:?}")),
-            Message::None => None,
+            Message::Display(d) => d.fmt(f),
+            Message::Debug(d) => d.fmt(f),
+            Message::None => Ok(()),
         }
     }
 }
@@ -245,7 +242,9 @@ pub struct FnSite {
     pub err_level: Option<Level>,
     /// Extra bounded labels: name and the function returning the value.
     pub labels: &'static [ExtraLabel],
-    in_flight: AtomicI64,
+    /// Calls started (kept only with `concurrency`); in flight = started - completed, so a
+    /// call costs one extra atomic, not two.
+    started: AtomicU64,
     ok: AtomicU64,
     cancelled: AtomicU64,
     panicked: AtomicU64,
@@ -298,7 +297,7 @@ impl FnSite {
             concurrency,
             err_level,
             labels,
-            in_flight: AtomicI64::new(0),
+            started: AtomicU64::new(0),
             ok: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
@@ -315,7 +314,13 @@ impl FnSite {
 
     /// Calls in progress.
     pub fn in_flight(&self) -> i64 {
-        self.in_flight.load(Ordering::Relaxed)
+        if !self.concurrency {
+            return 0;
+        }
+        // Completed first: `started` read afterwards is at least as large.
+        let completed = self.calls("ok") + self.calls("error") + self.calls("cancelled");
+        let started = self.started.load(Ordering::Relaxed);
+        i64::try_from(started.saturating_sub(completed)).unwrap_or(i64::MAX)
     }
 
     /// Completed calls with this `result` label (`ok`, `error`, `cancelled`).
@@ -383,6 +388,25 @@ impl FnSite {
             return Span::none();
         }
         let meta = self.metadata();
+        if user.is_empty() {
+            let values: [Option<&dyn Value>; FIXED_FIELDS.len()] = [
+                Some(&self.function),
+                Some(&self.module),
+                Some(&"internal"),
+                None,
+                None,
+            ];
+            return Span::new(meta, &meta.fields().value_set_all(&values));
+        }
+        self.span_with_fields(meta, user)
+    }
+
+    #[cold]
+    fn span_with_fields(
+        &self,
+        meta: &'static Metadata<'static>,
+        user: &[Option<&dyn Value>],
+    ) -> Span {
         let fields: &FieldSet = meta.fields();
         let mut values: [Option<&dyn Value>; 32] = [None; 32];
         values[0] = Some(&self.function as &dyn Value);
@@ -432,7 +456,7 @@ impl FnSite {
     #[inline]
     fn begin(&self) {
         if self.concurrency {
-            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.started.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -440,9 +464,6 @@ impl FnSite {
     fn end(&self, start: quanta::Instant) {
         let elapsed = quanta::Instant::now().saturating_duration_since(start);
         self.cells().duration.observe(elapsed.as_secs_f64());
-        if self.concurrency {
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        }
     }
 
     fn record(&self, span: &Span, outcome: &CallOutcome<'_>) {
@@ -494,27 +515,25 @@ impl FnSite {
 
     /// Marks the span as failed and attaches the `exception` event; logs only when the
     /// function asked for it with `err(level = ..)`.
+    #[cold]
     fn report_error(&self, span: &Span, label: &str, type_name: &str, message: Message<'_>) {
-        let rendered = if span.is_disabled() && self.err_level.is_none() {
-            None
-        } else {
-            message.render()
-        };
         if !span.is_disabled() {
             span.record("otel.status_code", "ERROR");
             span.record("error.type", label);
-            let message = rendered.as_deref().unwrap_or("");
             tracing::event!(
                 target: "obs::exception",
                 parent: span,
                 Level::ERROR,
                 exception.r#type = type_name,
-                exception.message = message,
+                exception.message = %message,
                 "exception"
             );
         }
         if let Some(level) = self.err_level {
-            let message = rendered.as_deref().unwrap_or(label);
+            let message = match message {
+                Message::None => Message::Display(&label),
+                m => m,
+            };
             let (function, module) = (self.function, self.module);
             macro_rules! log_at {
                 ($level:expr) => {

@@ -1,0 +1,113 @@
+//! An observed call against the hand-written floor and the peer attributes, in one run.
+//!
+//! `cargo bench -p obs-benches --bench observe`; results in the crate's README.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use obs_runtime::{ErrorLabel, metric, observe};
+
+/// The benchmark's error type.
+#[derive(Debug, ErrorLabel)]
+pub enum BenchError {
+    /// The input was odd.
+    Odd,
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("odd input")
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+#[inline(never)]
+fn body(x: u64) -> Result<u64, BenchError> {
+    if x % 2 == 1 {
+        Err(BenchError::Odd)
+    } else {
+        Ok(x / 2)
+    }
+}
+
+#[observe]
+#[inline(never)]
+fn obs_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+metric! {
+    /// Floor: calls.
+    pub counter FLOOR_CALLS("floor_calls_total");
+    /// Floor: duration.
+    pub histogram FLOOR_SECONDS("floor_duration_seconds", buckets = obs_runtime::FUNCTION_BUCKETS);
+}
+
+/// What any RED instrumentation must do at least: two reads of the same clock, a counter
+/// and a histogram update.
+#[inline(never)]
+fn floor_call(x: u64) -> Result<u64, BenchError> {
+    let start = quanta::Instant::now();
+    let out = body(x);
+    let elapsed = quanta::Instant::now().saturating_duration_since(start);
+    FLOOR_CALLS.inc();
+    FLOOR_SECONDS.observe(elapsed.as_secs_f64());
+    out
+}
+
+#[autometrics::autometrics]
+#[inline(never)]
+fn autometrics_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+#[tracing::instrument(skip_all, err)]
+#[inline(never)]
+fn instrument_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+fn fastrace_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+fn group(c: &mut Criterion, name: &str, with_peers: bool) {
+    let mut g = c.benchmark_group(name);
+    for (label, x) in [("ok", 2u64), ("err", 3u64)] {
+        g.bench_function(format!("obs_observe/{label}"), |b| {
+            b.iter(|| obs_call(black_box(x)));
+        });
+        g.bench_function(format!("hand_written_floor/{label}"), |b| {
+            b.iter(|| floor_call(black_box(x)));
+        });
+        g.bench_function(format!("tracing_instrument/{label}"), |b| {
+            b.iter(|| instrument_call(black_box(x)));
+        });
+        if with_peers {
+            g.bench_function(format!("autometrics/{label}"), |b| {
+                b.iter(|| autometrics_call(black_box(x)));
+            });
+            g.bench_function(format!("fastrace_trace/{label}"), |b| {
+                b.iter(|| fastrace_call(black_box(x)));
+            });
+            g.bench_function(format!("plain_fn/{label}"), |b| {
+                b.iter(|| body(black_box(x)));
+            });
+        }
+    }
+    g.finish();
+}
+
+fn observe(c: &mut Criterion) {
+    group(c, "observed_call_no_subscriber", true);
+    // From here on a plain `Registry` is the global subscriber: spans are created.
+    tracing::subscriber::set_global_default(tracing_subscriber::registry())
+        .expect("first global subscriber");
+    group(c, "observed_call_registry_subscriber", false);
+}
+
+criterion_group!(benches, observe);
+criterion_main!(benches);
