@@ -245,7 +245,8 @@ pub struct FnSite {
     /// Calls started (kept only with `concurrency`); in flight = started - completed, so a
     /// call costs one extra atomic, not two.
     started: AtomicU64,
-    ok: AtomicU64,
+    /// The largest `ok` count exposed so far (see [`FnSite::calls`]).
+    reported_ok: AtomicU64,
     cancelled: AtomicU64,
     panicked: AtomicU64,
     cells: OnceLock<Cells>,
@@ -298,7 +299,7 @@ impl FnSite {
             err_level,
             labels,
             started: AtomicU64::new(0),
-            ok: AtomicU64::new(0),
+            reported_ok: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
             cells: OnceLock::new(),
@@ -318,15 +319,26 @@ impl FnSite {
             return 0;
         }
         // Completed first: `started` read afterwards is at least as large.
-        let completed = self.calls("ok") + self.calls("error") + self.calls("cancelled");
+        let completed = self.duration().count();
         let started = self.started.load(Ordering::Relaxed);
         i64::try_from(started.saturating_sub(completed)).unwrap_or(i64::MAX)
+    }
+
+    /// Successful calls: completed calls (the duration histogram's count) minus the
+    /// others. Failures are counted before their duration is observed, so a concurrent
+    /// read can only undercount; keeping the largest value exposed makes the counter
+    /// monotonic, and exact once calls settle.
+    fn ok_calls(&self) -> u64 {
+        let completed = self.duration().count();
+        let failed = self.calls("error") + self.cancelled.load(Ordering::Relaxed);
+        let ok = completed.saturating_sub(failed);
+        self.reported_ok.fetch_max(ok, Ordering::Relaxed).max(ok)
     }
 
     /// Completed calls with this `result` label (`ok`, `error`, `cancelled`).
     pub fn calls(&self, result: &str) -> u64 {
         match result {
-            "ok" => self.ok.load(Ordering::Relaxed),
+            "ok" => self.ok_calls(),
             "cancelled" => self.cancelled.load(Ordering::Relaxed),
             "error" => {
                 self.panicked.load(Ordering::Relaxed)
@@ -468,9 +480,9 @@ impl FnSite {
 
     fn record(&self, span: &Span, outcome: &CallOutcome<'_>) {
         match outcome {
-            CallOutcome::Ok => {
-                self.ok.fetch_add(1, Ordering::Relaxed);
-            }
+            // Successes are not counted separately: every completed call lands in the
+            // duration histogram, so ok = completed - errors - panics - cancellations.
+            CallOutcome::Ok => {}
             CallOutcome::Err(e) => {
                 self.count_error(e.name);
                 self.report_error(span, e.name.as_str(), e.type_name, e.message);
@@ -755,7 +767,7 @@ impl Collect for FunctionCalls {
         for group in grouped_sites() {
             let sum = |f: &dyn Fn(&FnSite) -> u64| group.iter().map(|s| f(s)).sum::<u64>();
             let first = group[0];
-            let ok = sum(&|s| s.ok.load(Ordering::Relaxed));
+            let ok = sum(&|s| s.ok_calls());
             encoder.counter(
                 &site_labels(first, &[("result", "ok"), ("error", "")]),
                 Number::Int(ok),
