@@ -317,19 +317,14 @@ pub mod __private {
     };
     pub use crate::name::MetricKind;
     pub use crate::observe::{
-        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FUNCTION_BUCKETS, FnSite,
-        Message, Probe, ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType,
-        short_type_name,
+        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED, FUNCTION_BUCKETS, FnSite,
+        Message, Probe, ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType, SiteConfig,
+        predicate, result, short_type_name,
     };
     pub use core::time::Duration;
     pub use linkme;
+    pub use tracing::Level;
     pub use tracing::field::{Value, debug, display};
-    pub use tracing::{Level, Metadata};
-    pub use tracing_core::callsite::{DefaultCallsite, Identifier};
-    pub use tracing_core::field::FieldSet;
-
-    /// The kind of a span's metadata.
-    pub const SPAN: tracing_core::metadata::Kind = tracing_core::metadata::Kind::SPAN;
 
     /// Every function instrumented with `#[observe]`, collected at link time.
     #[allow(unsafe_code)] // see CATALOGUE

@@ -99,7 +99,9 @@ pub enum Message<'a> {
 
 impl fmt::Debug for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Message").field(&format_args!("{self}")).finish()
+        f.debug_tuple("Message")
+            .field(&format_args!("{self}"))
+            .finish()
     }
 }
 
@@ -230,10 +232,10 @@ pub struct FnSite {
     pub function: &'static str,
     /// The module path (the `module` label).
     pub module: &'static str,
-    /// The declaration site.
-    pub location: Location,
-    /// The span's callsite, whose metadata starts with [`FIXED_FIELDS`].
-    pub callsite: &'static DefaultCallsite,
+    /// The span's metadata; its fields start with [`FIXED_FIELDS`].
+    meta: Metadata<'static>,
+    /// The span's callsite (points at `meta`, which points back at it).
+    callsite: DefaultCallsite,
     /// Upper bounds of the duration histogram.
     pub buckets: &'static [f64],
     /// Whether `function_calls_concurrent` is kept.
@@ -262,6 +264,66 @@ impl fmt::Debug for FnSite {
     }
 }
 
+/// The options of an observed function, as `#[observe(..)]` sets them.
+#[derive(Clone, Copy, Debug)]
+pub struct SiteConfig {
+    /// Upper bounds of the duration histogram.
+    pub buckets: &'static [f64],
+    /// Whether the in-flight gauge is kept.
+    pub concurrency: bool,
+    /// Level of the log event on error, if any.
+    pub err_level: Option<Level>,
+    /// Extra bounded labels.
+    pub labels: &'static [ExtraLabel],
+}
+
+impl SiteConfig {
+    /// The defaults: [`FUNCTION_BUCKETS`], in-flight kept, no error log, no extra labels.
+    pub const DEFAULT: SiteConfig = SiteConfig {
+        buckets: &FUNCTION_BUCKETS,
+        concurrency: true,
+        err_level: None,
+        labels: &[],
+    };
+}
+
+/// Classifies a `Result` output: `name` and `message` are the macro's probes for the
+/// error type, resolved where that type is concrete.
+#[inline]
+pub fn result<'a, T, E>(
+    out: &'a Result<T, E>,
+    name: impl FnOnce(&'a E) -> ErrorName,
+    message: impl FnOnce(&'a E) -> Message<'a>,
+) -> CallOutcome<'a> {
+    match out {
+        Ok(_) => CallOutcome::Ok,
+        Err(e) => CallOutcome::Err(ErrorInfo {
+            name: name(e),
+            type_name: core::any::type_name::<E>(),
+            message: message(e),
+        }),
+    }
+}
+
+/// Classifies a non-`Result` output with a predicate (`ok_if`, or `error_if` with
+/// `ok_when = false`).
+#[inline]
+pub fn predicate<T>(_output: &T, holds: bool, ok_when: bool) -> CallOutcome<'_> {
+    if holds == ok_when {
+        CallOutcome::Ok
+    } else {
+        let type_name = core::any::type_name::<T>();
+        CallOutcome::Err(ErrorInfo {
+            name: ErrorName::Type(short_type_name(type_name)),
+            type_name,
+            message: Message::None,
+        })
+    }
+}
+
+/// The span fields of a function that lists no `fields(..)`.
+pub const FIXED: &[&str] = &FIXED_FIELDS;
+
 /// An extra bounded label of an observed function: its name, and a function returning its
 /// value (`Label::as_str` of the value given in `labels(..)`).
 pub type ExtraLabel = (&'static str, fn() -> &'static str);
@@ -274,30 +336,41 @@ enum Unfinished {
 }
 
 impl FnSite {
-    /// A site with all counters at zero (used by `#[observe]` in a `static`).
+    /// A site with all counters at zero, for `#[observe]`'s
+    /// `static SITE: FnSite = FnSite::new(&SITE, ..)`: the span metadata and its callsite
+    /// live inside the site and point at each other, so one static serves.
     #[allow(
         clippy::too_many_arguments,
         reason = "built once per function by the macro"
     )]
     pub const fn new(
+        this: &'static FnSite,
         function: &'static str,
         module: &'static str,
-        location: Location,
-        callsite: &'static DefaultCallsite,
-        buckets: &'static [f64],
-        concurrency: bool,
-        err_level: Option<Level>,
-        labels: &'static [ExtraLabel],
+        file: &'static str,
+        line: u32,
+        level: Level,
+        fields: &'static [&'static str],
+        config: SiteConfig,
     ) -> Self {
         Self {
             function,
             module,
-            location,
-            callsite,
-            buckets,
-            concurrency,
-            err_level,
-            labels,
+            meta: Metadata::new(
+                function,
+                module,
+                level,
+                Some(file),
+                Some(line),
+                Some(module),
+                FieldSet::new(fields, tracing_core::callsite::Identifier(&this.callsite)),
+                tracing_core::metadata::Kind::SPAN,
+            ),
+            callsite: DefaultCallsite::new(&this.meta),
+            buckets: config.buckets,
+            concurrency: config.concurrency,
+            err_level: config.err_level,
+            labels: config.labels,
             started: AtomicU64::new(0),
             reported_ok: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
@@ -375,8 +448,17 @@ impl FnSite {
         &self.cells().duration
     }
 
-    fn metadata(&self) -> &'static Metadata<'static> {
-        tracing_core::Callsite::metadata(self.callsite)
+    fn metadata(&'static self) -> &'static Metadata<'static> {
+        &self.meta
+    }
+
+    /// Where the function is declared (file and line).
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.meta.file().unwrap_or(""),
+            line: self.meta.line().unwrap_or(0),
+            column: 0,
+        }
     }
 
     /// Whether a span of this site would be recorded by the current subscriber.

@@ -47,39 +47,73 @@ fn output_ref(ty: Option<&Type>) -> Option<TokenStream> {
 }
 
 /// The expression classifying `__obs_out: &Output` into a `CallOutcome`.
-fn classify(p: &TokenStream, args: &Args, checked: &Checked) -> TokenStream {
-    let error_from_value = quote! {
-        #p::CallOutcome::Err(#p::ErrorInfo {
-            name: #p::ErrorName::Type(#p::short_type_name(::core::any::type_name_of_val(__obs_out))),
-            type_name: ::core::any::type_name_of_val(__obs_out),
-            message: #p::Message::None,
-        })
-    };
+fn classify(args: &Args, checked: &Checked) -> TokenStream {
     if checked.returns_result {
         quote! {
-            match __obs_out {
-                ::core::result::Result::Ok(_) => #p::CallOutcome::Ok,
-                ::core::result::Result::Err(__obs_e) => {
-                    #[allow(unused_imports)]
-                    use #p::{ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _, ProbeType as _};
-                    #p::CallOutcome::Err(#p::ErrorInfo {
-                        name: (&&#p::Probe(__obs_e)).obs_error_name(),
-                        type_name: ::core::any::type_name_of_val(__obs_e),
-                        message: (&&&#p::Probe(__obs_e)).obs_error_message(),
-                    })
-                }
-            }
+            __obs::result(
+                __obs_out,
+                |e| (&&__obs::Probe(e)).obs_error_name(),
+                |e| (&&&__obs::Probe(e)).obs_error_message(),
+            )
         }
     } else if let Some(pred) = &args.ok_if {
-        quote!(if #pred(__obs_out) { #p::CallOutcome::Ok } else { #error_from_value })
+        quote!(__obs::predicate(__obs_out, #pred(__obs_out), true))
     } else if let Some(pred) = &args.error_if {
-        quote!(if #pred(__obs_out) { #error_from_value } else { #p::CallOutcome::Ok })
+        quote!(__obs::predicate(__obs_out, #pred(__obs_out), false))
     } else {
-        quote!({
-            let _ = __obs_out;
-            #p::CallOutcome::Ok
-        })
+        quote!(__obs::predicate(__obs_out, true, true))
     }
+}
+
+/// `__obs::SiteConfig` for the options given, or its `DEFAULT`.
+fn site_config(args: &Args) -> (TokenStream, TokenStream) {
+    let (buckets, bucket_check) = match &args.buckets {
+        None => (None, TokenStream::new()),
+        Some(Buckets::Literal(values)) => {
+            let lits = values
+                .iter()
+                .map(|v| syn::LitFloat::new(&format!("{v:?}f64"), Span::call_site()));
+            (Some(quote!(&[#(#lits),*])), TokenStream::new())
+        }
+        Some(Buckets::Expr(e)) => (
+            Some(quote!(&#e)),
+            quote_spanned! {e.span()=>
+                const _: () = ::core::assert!(__obs::buckets_valid(&#e), "`buckets` must be non-empty, finite and strictly increasing");
+            },
+        ),
+    };
+    if buckets.is_none()
+        && args.concurrency.is_none()
+        && args.err_level.is_none()
+        && args.labels.is_empty()
+    {
+        return (quote!(__obs::SiteConfig::DEFAULT), bucket_check);
+    }
+    let buckets = buckets.unwrap_or_else(|| quote!(&__obs::FUNCTION_BUCKETS));
+    let concurrency = args.concurrency.unwrap_or(true);
+    let err_level = args.err_level.map_or_else(
+        || quote!(::core::option::Option::None),
+        |l| {
+            let l = syn::Ident::new(l, Span::call_site());
+            quote!(::core::option::Option::Some(__obs::Level::#l))
+        },
+    );
+    let labels = args.labels.iter().map(|(k, v)| {
+        let k = syn::ext::IdentExt::unraw(k).to_string();
+        let value = quote_spanned!(v.span()=> __obs::Label::as_str(&#v));
+        quote!((#k, || #value))
+    });
+    (
+        quote! {
+            __obs::SiteConfig {
+                buckets: #buckets,
+                concurrency: #concurrency,
+                err_level: #err_level,
+                labels: &[#(#labels),*],
+            }
+        },
+        bucket_check,
+    )
 }
 
 pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenStream {
@@ -87,10 +121,7 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
     let out_param = out_ref
         .as_ref()
         .map_or_else(|| quote!(__obs_out), |ty| quote!(__obs_out: #ty));
-    let p = args.krate.as_ref().map_or_else(
-        || quote!(::obs_runtime::__private),
-        |k| quote!(#k::__private),
-    );
+    let krate = args.krate.clone().unwrap_or_else(|| quote!(::obs_runtime));
     let ItemFn {
         attrs,
         vis,
@@ -101,76 +132,39 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
     let name = &checked.name;
     let level = args.level.as_ref().map_or("INFO", |(_, l)| l);
     let level = syn::Ident::new(level, span);
-    let user_names = args.fields.iter().map(|f| &f.name);
+    let fields = if args.fields.is_empty() {
+        quote!(__obs::FIXED)
+    } else {
+        let user_names = args.fields.iter().map(|f| &f.name);
+        quote!(&["code.function", "code.namespace", "otel.kind", "otel.status_code", "error.type" #(, #user_names)*])
+    };
     let user_values = args.fields.iter().map(|f| {
         let v = match &f.value {
-            FieldValue::Display(e) => quote_spanned!(e.span()=> &#p::display(&#e)),
-            FieldValue::Debug(e) => quote_spanned!(e.span()=> &#p::debug(&#e)),
+            FieldValue::Display(e) => quote_spanned!(e.span()=> &__obs::display(&#e)),
+            FieldValue::Debug(e) => quote_spanned!(e.span()=> &__obs::debug(&#e)),
             FieldValue::Value(e) => quote_spanned!(e.span()=> &#e),
             FieldValue::Redacted => quote!(&"[redacted]"),
         };
-        quote!(::core::option::Option::Some(#v as &dyn #p::Value))
+        quote!(::core::option::Option::Some(#v as &dyn __obs::Value))
     });
-    let (buckets, bucket_check) = match &args.buckets {
-        None => (quote!(&#p::FUNCTION_BUCKETS), TokenStream::new()),
-        Some(Buckets::Literal(values)) => {
-            let lits = values
-                .iter()
-                .map(|v| syn::LitFloat::new(&format!("{v:?}f64"), Span::call_site()));
-            (quote!(&[#(#lits),*]), TokenStream::new())
-        }
-        Some(Buckets::Expr(e)) => (
-            quote!(&#e),
-            quote_spanned! {e.span()=>
-                const _: () = ::core::assert!(#p::buckets_valid(&#e), "`buckets` must be non-empty, finite and strictly increasing");
-            },
-        ),
-    };
-    let concurrency = args.concurrency.unwrap_or(true);
-    let err_level = args.err_level.map_or_else(
-        || quote!(::core::option::Option::None),
-        |l| {
-            let l = syn::Ident::new(l, span);
-            quote!(::core::option::Option::Some(#p::Level::#l))
-        },
-    );
-    let labels = args.labels.iter().map(|(k, v)| {
-        let k = syn::ext::IdentExt::unraw(k).to_string();
-        let value = quote_spanned!(v.span()=> #p::Label::as_str(&#v));
-        quote!((#k, || #value))
+    let (config, bucket_check) = site_config(args);
+    let classify = classify(args, checked);
+    let probes = checked.returns_result.then(|| {
+        quote!(, ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _, ProbeType as _)
     });
-    let classify = classify(&p, args, checked);
 
     let statics = quote_spanned! {span=>
-        static __OBS_META: #p::Metadata<'static> = #p::Metadata::new(
-            #name,
-            ::core::module_path!(),
-            #p::Level::#level,
-            ::core::option::Option::Some(::core::file!()),
-            ::core::option::Option::Some(::core::line!()),
-            ::core::option::Option::Some(::core::module_path!()),
-            #p::FieldSet::new(
-                &["code.function", "code.namespace", "otel.kind", "otel.status_code", "error.type" #(, #user_names)*],
-                #p::Identifier(&__OBS_CALLSITE),
-            ),
-            #p::SPAN,
-        );
-        static __OBS_CALLSITE: #p::DefaultCallsite = #p::DefaultCallsite::new(&__OBS_META);
-        static __OBS_SITE: #p::FnSite = #p::FnSite::new(
-            #name,
-            ::core::module_path!(),
-            #p::Location { file: ::core::file!(), line: ::core::line!(), column: ::core::column!() },
-            &__OBS_CALLSITE,
-            #buckets,
-            #concurrency,
-            #err_level,
-            &[#(#labels),*],
+        #[allow(unused_imports)]
+        use #krate::__private::{self as __obs #probes};
+        static __OBS: __obs::FnSite = __obs::FnSite::new(
+            &__OBS, #name, ::core::module_path!(), ::core::file!(), ::core::line!(),
+            __obs::Level::#level, #fields, #config,
         );
         #bucket_check
-        #[#p::linkme::distributed_slice(#p::OBSERVED)]
-        #[linkme(crate = #p::linkme)]
+        #[__obs::linkme::distributed_slice(__obs::OBSERVED)]
+        #[linkme(crate = __obs::linkme)]
         #[allow(unsafe_code)]
-        static __OBS_REGISTER: &#p::FnSite = &__OBS_SITE;
+        static __OBS_REGISTER: &__obs::FnSite = &__OBS;
     };
     let values = quote!(&[#(#user_values),*]);
 
@@ -182,7 +176,7 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             };
             quote_spanned! {block.span()=>
                 #statics
-                let __obs_guard = __OBS_SITE.enter(#values);
+                let __obs_guard = __OBS.enter(#values);
                 #[allow(clippy::redundant_closure_call)]
                 let __obs_out = (move || #annotation #block)();
                 __obs_guard.finish(&{ let #out_param = &__obs_out; #classify });
@@ -191,8 +185,8 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
         }
         Asyncness::Native => quote_spanned! {block.span()=>
             #statics
-            let __obs_span = __OBS_SITE.span_for(#values);
-            let __obs_future = __OBS_SITE.instrument(__obs_span, async move #block, |#out_param| #classify);
+            let __obs_span = __OBS.span_for(#values);
+            let __obs_future = __OBS.instrument(__obs_span, async move #block, |#out_param| #classify);
             __obs_future.await
         },
         Asyncness::AsyncTrait => {
@@ -208,8 +202,8 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             quote_spanned! {block.span()=>
                 #statics
                 #(#stmts)*
-                let __obs_span = __OBS_SITE.span_for(#values);
-                #pin_path(__OBS_SITE.instrument(__obs_span, #inner, |#out_param| #classify))
+                let __obs_span = __OBS.span_for(#values);
+                #pin_path(__OBS.instrument(__obs_span, #inner, |#out_param| #classify))
             }
         }
     };
