@@ -318,9 +318,13 @@ pub mod __private {
     pub use crate::name::MetricKind;
     pub use crate::observe::{
         CallOutcome, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED, FUNCTION_BUCKETS, FnSite,
-        Message, Probe, ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType, SiteConfig,
-        predicate, result, short_type_name,
+        Message, Probe, SiteConfig, predicate, result, short_type_name,
     };
+
+    /// The error-classification probes, glob-imported by `#[observe]` where it needs them.
+    pub mod probe {
+        pub use crate::observe::{ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType};
+    }
     pub use core::time::Duration;
     pub use linkme;
     pub use tracing::Level;

@@ -149,9 +149,7 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
     });
     let (config, bucket_check) = site_config(args);
     let classify = classify(args, checked);
-    let probes = checked.returns_result.then(|| {
-        quote!(, ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _, ProbeType as _)
-    });
+    let probes = checked.returns_result.then(|| quote!(, probe::*));
 
     let statics = quote_spanned! {span=>
         #[allow(unused_imports)]
