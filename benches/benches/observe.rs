@@ -74,19 +74,36 @@ fn fastrace_call(x: u64) -> Result<u64, BenchError> {
     body(x)
 }
 
-fn group(c: &mut Criterion, name: &str, with_peers: bool) {
+/// Runs `f` with a fresh `tracing_subscriber::Registry` as the thread's subscriber when
+/// `registry` is set. A fresh one per benchmark: the registry's span storage only grows, so
+/// sharing one would let earlier benchmarks slow later ones.
+fn maybe_registry(registry: bool, f: impl FnOnce()) {
+    if registry {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), f);
+    } else {
+        f();
+    }
+}
+
+fn group(c: &mut Criterion, name: &str, registry: bool) {
     let mut g = c.benchmark_group(name);
     for (label, x) in [("ok", 2u64), ("err", 3u64)] {
-        g.bench_function(format!("obs_observe/{label}"), |b| {
-            b.iter(|| obs_call(black_box(x)));
+        maybe_registry(registry, || {
+            g.bench_function(format!("obs_observe/{label}"), |b| {
+                b.iter(|| obs_call(black_box(x)));
+            });
         });
-        g.bench_function(format!("hand_written_floor/{label}"), |b| {
-            b.iter(|| floor_call(black_box(x)));
+        maybe_registry(registry, || {
+            g.bench_function(format!("hand_written_floor/{label}"), |b| {
+                b.iter(|| floor_call(black_box(x)));
+            });
         });
-        g.bench_function(format!("tracing_instrument/{label}"), |b| {
-            b.iter(|| instrument_call(black_box(x)));
+        maybe_registry(registry, || {
+            g.bench_function(format!("tracing_instrument/{label}"), |b| {
+                b.iter(|| instrument_call(black_box(x)));
+            });
         });
-        if with_peers {
+        if !registry {
             g.bench_function(format!("autometrics/{label}"), |b| {
                 b.iter(|| autometrics_call(black_box(x)));
             });
@@ -102,11 +119,8 @@ fn group(c: &mut Criterion, name: &str, with_peers: bool) {
 }
 
 fn observe(c: &mut Criterion) {
-    group(c, "observed_call_no_subscriber", true);
-    // From here on a plain `Registry` is the global subscriber: spans are created.
-    tracing::subscriber::set_global_default(tracing_subscriber::registry())
-        .expect("first global subscriber");
-    group(c, "observed_call_registry_subscriber", false);
+    group(c, "observed_call_no_subscriber", false);
+    group(c, "observed_call_registry_subscriber", true);
 }
 
 criterion_group!(benches, observe);
