@@ -37,6 +37,12 @@ fn obs_call(x: u64) -> Result<u64, BenchError> {
     body(x)
 }
 
+#[observe(concurrency = false)]
+#[inline(never)]
+fn obs_call_no_gauge(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
 metric! {
     /// Floor: calls.
     pub counter FLOOR_CALLS("floor_calls_total");
@@ -75,11 +81,15 @@ fn fastrace_call(x: u64) -> Result<u64, BenchError> {
 }
 
 /// Runs `f` with a fresh `tracing_subscriber::Registry` as the thread's subscriber when
-/// `registry` is set. A fresh one per benchmark: the registry's span storage only grows, so
-/// sharing one would let earlier benchmarks slow later ones.
+/// `registry` is set. The registry gets a no-op layer: a `Registry` with no layer at all
+/// never frees closed spans (tokio-rs/tracing#900), so its cost would grow with the
+/// iteration count instead of measuring a call.
 fn maybe_registry(registry: bool, f: impl FnOnce()) {
     if registry {
-        tracing::subscriber::with_default(tracing_subscriber::registry(), f);
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new());
+        tracing::subscriber::with_default(subscriber, f);
     } else {
         f();
     }
@@ -93,6 +103,11 @@ fn group(c: &mut Criterion, name: &str, registry: bool) {
                 b.iter(|| obs_call(black_box(x)));
             });
         });
+        if !registry {
+            g.bench_function(format!("obs_observe_concurrency_false/{label}"), |b| {
+                b.iter(|| obs_call_no_gauge(black_box(x)));
+            });
+        }
         maybe_registry(registry, || {
             g.bench_function(format!("hand_written_floor/{label}"), |b| {
                 b.iter(|| floor_call(black_box(x)));
