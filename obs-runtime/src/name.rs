@@ -113,6 +113,16 @@ impl NameError {
     }
 }
 
+/// The span fields every `#[observe]`d function declares first, in this order; the
+/// macro checks user fields against them and the runtime fills the first three.
+pub const SPAN_FIELDS: [&str; 5] = [
+    "code.function",
+    "code.namespace",
+    "otel.kind",
+    "otel.status_code",
+    "error.type",
+];
+
 /// Label names that identify individual users, requests or hosts: unbounded by nature.
 pub const HIGH_CARDINALITY_LABELS: &[&str] = &[
     "user_id",

@@ -40,13 +40,7 @@ pub const FUNCTION_BUCKETS: [f64; 14] = [
 ];
 
 /// Names of the span fields every observed function declares first, in order.
-pub(crate) const FIXED_FIELDS: [&str; 5] = [
-    "code.function",
-    "code.namespace",
-    "otel.kind",
-    "otel.status_code",
-    "error.type",
-];
+pub(crate) const FIXED_FIELDS: [&str; 5] = crate::name::SPAN_FIELDS;
 
 /// An error enum whose variants are the bounded values of the `error` label.
 ///

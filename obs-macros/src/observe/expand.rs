@@ -10,14 +10,8 @@ use syn::{ItemFn, ReturnType, Type};
 use super::args::{Args, Buckets, FieldValue};
 use super::valid::{Asyncness, Checked, async_trait_block};
 
-/// The span fields every observed function declares first (as in the runtime).
-pub(crate) const FIXED_FIELDS: [&str; 5] = [
-    "code.function",
-    "code.namespace",
-    "otel.kind",
-    "otel.status_code",
-    "error.type",
-];
+/// The span fields every observed function declares first (shared with the runtime).
+pub(crate) const FIXED_FIELDS: [&str; 5] = crate::name::SPAN_FIELDS;
 
 /// The most fields a span can take in the runtime (32) minus the fixed ones.
 pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();
@@ -135,8 +129,9 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
     let fields = if args.fields.is_empty() {
         quote!(__obs::FIXED)
     } else {
+        let fixed = FIXED_FIELDS.iter();
         let user_names = args.fields.iter().map(|f| &f.name);
-        quote!(&["code.function", "code.namespace", "otel.kind", "otel.status_code", "error.type" #(, #user_names)*])
+        quote!(&[#(#fixed,)* #(#user_names),*])
     };
     let user_values = args.fields.iter().map(|f| {
         let v = match &f.value {

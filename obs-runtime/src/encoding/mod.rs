@@ -225,6 +225,15 @@ pub(crate) fn push_f64(out: &mut String, v: f64) {
     }
 }
 
+/// Replaces `out` with a bucket's `le` value: the bound, or `+Inf` past the last one.
+pub(crate) fn set_le(out: &mut String, bound: Option<&f64>) {
+    out.clear();
+    match bound {
+        Some(b) => push_f64(out, *b),
+        None => out.push_str("+Inf"),
+    }
+}
+
 /// Appends an unsigned integer without going through `fmt`.
 pub(crate) fn push_u64(out: &mut String, mut v: u64) {
     let mut buf = [0u8; 20];

@@ -2,7 +2,7 @@
 
 use super::{
     Exemplar, FamilyHeader, HistogramSample, Labels, MetricEncoder, Number, SummarySample,
-    escape_help, push_f64, push_hex, push_labels, push_number,
+    escape_help, push_f64, push_hex, push_labels, push_number, set_le,
 };
 use crate::name::MetricKind;
 
@@ -130,11 +130,7 @@ impl MetricEncoder for OpenMetricsEncoder<'_> {
     fn histogram(&mut self, labels: &Labels<'_>, h: &HistogramSample<'_>) {
         let mut le = String::new();
         for (i, count) in h.cumulative.iter().enumerate() {
-            le.clear();
-            match h.bounds.get(i) {
-                Some(b) => push_f64(&mut le, *b),
-                None => le.push_str("+Inf"),
-            }
+            set_le(&mut le, h.bounds.get(i));
             self.sample("_bucket", labels, Some(("le", &le)));
             push_number(self.out, Number::Int(*count));
             self.exemplar(h.exemplars.get(i).and_then(Option::as_ref));

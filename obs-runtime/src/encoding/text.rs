@@ -4,7 +4,7 @@
 
 use super::{
     FamilyHeader, HistogramSample, Labels, MetricEncoder, Number, SummarySample, escape_help,
-    push_f64, push_labels, push_number,
+    push_f64, push_labels, push_number, set_le,
 };
 use crate::encoding::Exemplar;
 use crate::name::MetricKind;
@@ -93,11 +93,7 @@ impl MetricEncoder for TextEncoder<'_> {
     fn histogram(&mut self, labels: &Labels<'_>, h: &HistogramSample<'_>) {
         let mut le = String::new();
         for (i, count) in h.cumulative.iter().enumerate() {
-            le.clear();
-            match h.bounds.get(i) {
-                Some(b) => push_f64(&mut le, *b),
-                None => le.push_str("+Inf"),
-            }
+            set_le(&mut le, h.bounds.get(i));
             self.sample("_bucket", labels, Some(("le", &le)));
             push_number(self.out, Number::Int(*count));
             self.out.push('\n');
