@@ -59,6 +59,7 @@ extern crate self as obs_runtime;
 
 mod dynamic;
 pub mod encoding;
+mod exemplar;
 mod family;
 #[cfg(feature = "prometheus")]
 mod interop;

@@ -8,7 +8,8 @@ use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::encoding::{HistogramSample, Labels, MetricEncoder, Number, SummarySample};
+use crate::encoding::{Exemplar, HistogramSample, Labels, MetricEncoder, Number, SummarySample};
+use crate::exemplar::ExemplarSlot;
 use crate::name::MetricKind;
 
 /// Aligns a value to 128 bytes so that neighbouring cells never share a cache line (two
@@ -103,6 +104,7 @@ pub trait Metric: Send + Sync + Sized + 'static {
 #[derive(Default)]
 pub struct Counter {
     value: AtomicU64,
+    exemplar: ExemplarSlot,
 }
 
 impl Counter {
@@ -110,7 +112,41 @@ impl Counter {
     pub const fn new() -> Self {
         Self {
             value: AtomicU64::new(0),
+            exemplar: ExemplarSlot::new(),
         }
+    }
+
+    /// Adds `n` and keeps `(trace_id, span_id)` as the counter's exemplar (OpenMetrics
+    /// shows it next to the sample). Without a free slot the exemplar is dropped; the
+    /// increment never is.
+    ///
+    /// ```
+    /// obs_runtime::metric! {
+    ///     /// Orders.
+    ///     pub counter TRACED_ORDERS("traced_orders_total");
+    /// }
+    ///
+    /// TRACED_ORDERS.inc_by_with_exemplar(2, [7; 16], [9; 8]);
+    /// let exemplar = TRACED_ORDERS.exemplar().unwrap();
+    /// assert_eq!((exemplar.trace_id, exemplar.value), ([7; 16], 2.0));
+    /// ```
+    pub fn inc_by_with_exemplar(&self, n: u64, trace_id: [u8; 16], span_id: [u8; 8]) {
+        self.value.fetch_add(n, Ordering::Relaxed);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "an exemplar value is informative"
+        )]
+        self.exemplar.store(&Exemplar {
+            trace_id,
+            span_id,
+            value: n as f64,
+            timestamp: Some(crate::exemplar::now()),
+        });
+    }
+
+    /// The latest exemplar, if one was recorded.
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        self.exemplar.load()
     }
 
     /// Adds one.
@@ -148,7 +184,13 @@ impl Metric for Counter {
     }
 
     fn encode(&self, labels: &Labels<'_>, created: f64, encoder: &mut dyn MetricEncoder) {
-        encoder.counter(labels, Number::Int(self.get()), Some(created), None);
+        let exemplar = self.exemplar.load();
+        encoder.counter(
+            labels,
+            Number::Int(self.get()),
+            Some(created),
+            exemplar.as_ref(),
+        );
     }
 }
 
@@ -382,6 +424,8 @@ pub struct Histogram {
     /// one allocation, so an observation touches as few cache lines as possible. After them,
     /// `SUM_STRIPES` more partial sums, each on its own cache lines (see `add_sum`).
     slots: Box<[AtomicU64]>,
+    /// Per bucket, the latest exemplar; allocated by the first exemplar.
+    exemplars: OnceLock<Box<[ExemplarSlot]>>,
 }
 
 /// Extra partial sums per histogram, taken by threads that met contention on the first.
@@ -412,6 +456,7 @@ impl Histogram {
             slots: (0..=Self::stripe_offset(buckets.len(), SUM_STRIPES))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
+            exemplars: OnceLock::new(),
         }
     }
 
@@ -421,19 +466,68 @@ impl Histogram {
         if v.is_nan() {
             return;
         }
-        // Index of the first bound >= v; `bounds.len()` is the +Inf bucket.
-        let i = if self.bounds.len() <= 16 {
+        let i = self.bucket_index(v);
+        if let Some(slot) = self.slots.get(i + 1) {
+            slot.fetch_add(1, Ordering::Relaxed);
+        }
+        self.add_sum(v);
+    }
+
+    /// Index of the first bound `>= v`; `bounds.len()` is the `+Inf` bucket.
+    #[inline]
+    fn bucket_index(&self, v: f64) -> usize {
+        if self.bounds.len() <= 16 {
             self.bounds
                 .iter()
                 .position(|b| v <= *b)
                 .unwrap_or(self.bounds.len())
         } else {
             self.bounds.partition_point(|b| *b < v)
-        };
-        if let Some(slot) = self.slots.get(i + 1) {
-            slot.fetch_add(1, Ordering::Relaxed);
         }
-        self.add_sum(v);
+    }
+
+    /// Records one observation and keeps `(trace_id, span_id)` as the exemplar of the
+    /// bucket it lands in. The first exemplar allocates one slot per bucket; later ones
+    /// neither lock nor allocate.
+    ///
+    /// ```
+    /// obs_runtime::metric! {
+    ///     /// Latency.
+    ///     pub histogram TRACED_LATENCY("traced_latency_seconds", buckets = [0.1, 1.0]);
+    /// }
+    ///
+    /// TRACED_LATENCY.observe_with_exemplar(0.5, [1; 16], [2; 8]);
+    /// let exemplars = TRACED_LATENCY.exemplars();
+    /// assert_eq!(exemplars.len(), 3);
+    /// assert!(exemplars[0].is_none() && exemplars[2].is_none());
+    /// assert_eq!(exemplars[1].map(|e| e.value), Some(0.5));
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, trace_id: [u8; 16], span_id: [u8; 8]) {
+        if v.is_nan() {
+            return;
+        }
+        self.observe(v);
+        let slots = self.exemplars.get_or_init(|| {
+            (0..=self.bounds.len())
+                .map(|_| ExemplarSlot::new())
+                .collect()
+        });
+        if let Some(slot) = slots.get(self.bucket_index(v)) {
+            slot.store(&Exemplar {
+                trace_id,
+                span_id,
+                value: v,
+                timestamp: Some(crate::exemplar::now()),
+            });
+        }
+    }
+
+    /// Per bucket (the `+Inf` bucket last), the latest exemplar.
+    pub fn exemplars(&self) -> Vec<Option<Exemplar>> {
+        match self.exemplars.get() {
+            Some(slots) => slots.iter().map(ExemplarSlot::load).collect(),
+            None => vec![None; self.bounds.len() + 1],
+        }
     }
 
     /// Slot index of partial sum `stripe` (0 is the first slot).
@@ -548,12 +642,17 @@ impl Metric for Histogram {
     fn encode(&self, labels: &Labels<'_>, created: f64, encoder: &mut dyn MetricEncoder) {
         let cumulative = self.bucket_counts();
         let count = cumulative.last().copied().unwrap_or(0);
+        let exemplars = self
+            .exemplars
+            .get()
+            .map(|slots| slots.iter().map(ExemplarSlot::load).collect::<Vec<_>>())
+            .unwrap_or_default();
         encoder.histogram(
             labels,
             &HistogramSample {
                 bounds: self.bounds,
                 cumulative: &cumulative,
-                exemplars: &[],
+                exemplars: &exemplars,
                 sum: self.sum(),
                 count,
                 created: Some(created),

@@ -469,3 +469,60 @@ fn exemplars_render_in_openmetrics_only() {
     );
     promtool_check(&text);
 }
+
+metric! {
+    /// Checkouts, with exemplars.
+    pub counter X_CHECKOUTS("exemplar_checkouts_total", queue: Queue);
+    /// Checkout latency, with exemplars.
+    pub histogram X_LATENCY("exemplar_latency_seconds", buckets = [0.1, 1.0], unit = "seconds");
+}
+
+/// Exemplars recorded on counters and histogram buckets reach the OpenMetrics exposition
+/// with the exact ids, and the reference parser reads them back; the text format leaves
+/// them out.
+#[test]
+fn stored_exemplars_are_exposed() {
+    let registry = Registry::new();
+    registry.register(&X_CHECKOUTS).expect("unique");
+    registry.register(&X_LATENCY).expect("unique");
+    let trace = [0xab; 16];
+    let span = [0xcd; 8];
+    X_CHECKOUTS
+        .with(Queue::Mail)
+        .inc_by_with_exemplar(3, trace, span);
+    X_LATENCY.observe(0.05);
+    X_LATENCY.observe_with_exemplar(0.4, trace, span);
+    X_LATENCY.observe_with_exemplar(7.0, [0x01; 16], [0x02; 8]);
+
+    let om = registry.encode(Format::OpenMetrics);
+    let parsed = samples(&python_parse("openmetrics", &om));
+    let with: Vec<_> = parsed
+        .iter()
+        .filter_map(|s| {
+            s.exemplar
+                .clone()
+                .map(|e| (s.name.clone(), s.labels.clone(), e))
+        })
+        .collect();
+    let ab = "ab".repeat(16);
+    let cd = "cd".repeat(8);
+    assert_eq!(with.len(), 3, "{om}");
+    assert_eq!(with[0].0, "exemplar_checkouts_total");
+    assert_eq!(with[0].1["queue"], "mail");
+    assert_eq!(with[0].2, (ab.clone(), cd.clone(), 3.0));
+    assert_eq!(with[1].0, "exemplar_latency_seconds_bucket");
+    assert_eq!(with[1].1["le"], "1.0");
+    assert_eq!(with[1].2, (ab, cd, 0.4));
+    assert_eq!(with[2].1["le"], "+Inf");
+    assert_eq!(with[2].2, ("01".repeat(16), "02".repeat(8), 7.0));
+    // The bucket without a traced observation has none.
+    let first = parsed
+        .iter()
+        .find(|s| s.name == "exemplar_latency_seconds_bucket" && s.labels["le"] == "0.1")
+        .expect("bucket");
+    assert_eq!((first.value, first.exemplar.is_none()), (1.0, true));
+
+    let text = registry.encode(Format::Prometheus);
+    assert!(!text.contains("trace_id"), "{text}");
+    promtool_check(&text);
+}
