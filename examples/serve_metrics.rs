@@ -1,19 +1,18 @@
-//! Serves `/metrics` from the global registry with nothing but `std`, negotiating the format
-//! from the `Accept` header like the Prometheus server expects.
+//! Serves `/metrics`, `/health/live` and `/health/ready` with obs's embedded server while
+//! a background worker updates metrics.
 //!
 //! ```text
-//! cargo run -p obs-examples --example serve_metrics -- 127.0.0.1:9464
+//! cargo run -p obs-examples --example serve_metrics            # 127.0.0.1:9464
+//! cargo run -p obs-examples --example serve_metrics -- 127.0.0.1:9500
 //! curl -s localhost:9464/metrics
 //! curl -s -H 'Accept: application/openmetrics-text' localhost:9464/metrics
 //! ```
 //!
-//! (obs-runtime's `init()` will install an embedded server; this shows the moving parts.)
+//! Set `OBS_METRICS_TOKEN` to require `Authorization: Bearer <token>` on `/metrics`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::time::Duration;
 
-use obs_runtime::{Label, Registry, metric};
+use obs_runtime::{Label, MetricsServer, ServerConfig, metric, observe};
 
 /// Kinds of background work.
 #[derive(Clone, Copy, Debug, Label)]
@@ -27,60 +26,39 @@ pub enum Job {
 metric! {
     /// Background jobs completed.
     pub counter JOBS("worker_jobs_completed_total", job: Job);
-    /// Time spent per job.
-    pub histogram JOB_SECONDS("worker_job_duration_seconds", job: Job, unit = "seconds");
+}
+
+/// One unit of background work; every seventh fails.
+#[observe]
+fn run_job(n: u64) -> Result<Job, std::io::Error> {
+    std::thread::sleep(Duration::from_millis(50 + (n % 7) * 20));
+    if n % 7 == 6 {
+        return Err(std::io::Error::other("report template missing"));
+    }
+    Ok(if n % 3 == 0 { Job::Report } else { Job::Email })
 }
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9464".to_owned());
-    let listener = TcpListener::bind(&addr)?;
-    println!("serving http://{addr}/metrics (Ctrl-C to stop)");
-
-    std::thread::spawn(|| {
-        let mut n = 0u64;
-        loop {
-            let job = if n % 3 == 0 { Job::Report } else { Job::Email };
-            let timer = JOB_SECONDS.with(job).start_timer();
-            std::thread::sleep(Duration::from_millis(50 + (n % 7) * 20));
-            drop(timer);
+        .unwrap_or_else(|| obs_runtime::DEFAULT_ADDR.to_owned());
+    let addr = addr.parse().map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
+    })?;
+    let server = MetricsServer::start(ServerConfig {
+        addr,
+        token: std::env::var("OBS_METRICS_TOKEN").ok(),
+        ..ServerConfig::default()
+    })?;
+    println!(
+        "metrics: http://{}/metrics (Ctrl-C to stop)",
+        server.local_addr()
+    );
+    println!("health:  http://{}/health/ready", server.local_addr());
+    for n in 0.. {
+        if let Ok(job) = run_job(n) {
             JOBS.with(job).inc();
-            n += 1;
         }
-    });
-
-    for stream in listener.incoming() {
-        let mut stream = stream?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line)?;
-        let mut accept = None;
-        // Headers end at the first empty line; a bounded count keeps a bad client harmless.
-        for _ in 0..100 {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("accept")
-            {
-                accept = Some(value.trim().to_owned());
-            }
-        }
-        let response = if request_line.starts_with("GET /metrics ") {
-            let exposition = Registry::global().render(accept.as_deref());
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                exposition.content_type,
-                exposition.body.len(),
-                exposition.body
-            )
-        } else {
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-        };
-        stream.write_all(response.as_bytes())?;
     }
     Ok(())
 }

@@ -69,6 +69,7 @@ pub mod name;
 mod observe;
 mod registry;
 mod self_metrics;
+mod server;
 
 pub use dynamic::{DynamicFamily, DynamicOptions, OVERFLOW_VALUE};
 pub use encoding::{Exemplar, Format};
@@ -306,6 +307,7 @@ pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, obser
 #[doc(inline)]
 pub use obs_macros::metric;
 pub use registry::{Exposition, Registry, RegistryError, catalogue};
+pub use server::{DEFAULT_ADDR, MetricsServer, ReadyCheck, ServerConfig};
 
 /// Items the macros expand to. Not a stable API: names and signatures change without notice.
 #[doc(hidden)]
