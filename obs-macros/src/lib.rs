@@ -8,6 +8,7 @@
 mod ctxt;
 mod error_label;
 mod label;
+mod literal;
 mod metric;
 #[allow(
     dead_code,

@@ -23,7 +23,6 @@ use crate::name::MetricKind;
 /// Builds the `prometheus` crate's data model from obs series.
 struct ProtoEncoder {
     families: Vec<proto::MetricFamily>,
-    name: String,
 }
 
 impl ProtoEncoder {
@@ -57,11 +56,7 @@ fn as_f64(v: Number) -> f64 {
 impl MetricEncoder for ProtoEncoder {
     fn family(&mut self, header: &FamilyHeader<'_>) {
         let mut f = proto::MetricFamily::default();
-        self.name = match header.kind {
-            MetricKind::Info => format!("{}_info", header.name),
-            _ => header.name.to_owned(),
-        };
-        f.set_name(self.name.clone());
+        f.set_name(header.text_name());
         f.set_help(header.help.to_owned());
         f.set_field_type(match header.kind {
             MetricKind::Counter => proto::MetricType::COUNTER,
@@ -150,7 +145,6 @@ impl MetricEncoder for ProtoEncoder {
 pub(crate) fn to_proto(family: &dyn Collect) -> Vec<proto::MetricFamily> {
     let mut enc = ProtoEncoder {
         families: Vec::with_capacity(1),
-        name: String::new(),
     };
     enc.family(&family.header());
     family.encode_series(&mut enc);
@@ -169,10 +163,7 @@ impl PrometheusDesc {
     fn get(&self, header: &FamilyHeader<'_>, labels: &[&str]) -> Vec<&Desc> {
         self.0
             .get_or_init(|| {
-                let name = match header.kind {
-                    MetricKind::Info => format!("{}_info", header.name),
-                    _ => header.name.to_owned(),
-                };
+                let name = header.text_name();
                 // `prometheus` refuses an empty help; obs requires one at compile time, but
                 // families registered at run time may omit it.
                 let help = if header.help.is_empty() {

@@ -976,10 +976,7 @@ impl Collect for FunctionConcurrent {
 
 /// The site of an observed function, by module path and name (for tests and tools).
 pub fn observed_function(module: &str, function: &str) -> Option<&'static FnSite> {
-    crate::__private::OBSERVED
-        .iter()
-        .copied()
-        .find(|s| s.module == module && s.function == function)
+    observed_functions().find(|s| s.module == module && s.function == function)
 }
 
 /// Every observed function in the program.

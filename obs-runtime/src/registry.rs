@@ -330,7 +330,7 @@ impl Registry {
             if !registries.is_empty() {
                 let mut seen: HashSet<String> = families
                     .iter()
-                    .map(|f| exposed_name(&f.get().header()))
+                    .map(|f| f.get().header().text_name())
                     .collect();
                 for registry in &registries {
                     crate::interop::encode_gathered(&registry.gather(), encoder, |name| {
@@ -372,14 +372,6 @@ impl Registry {
     }
 }
 
-/// The name a family's samples carry in the Prometheus text format (what collides).
-fn exposed_name(header: &crate::encoding::FamilyHeader<'_>) -> String {
-    match header.kind {
-        crate::name::MetricKind::Info => format!("{}_info", header.name),
-        _ => header.name.to_owned(),
-    }
-}
-
 impl Inner {
     fn add(&mut self, entry: Entry) -> Result<(), RegistryError> {
         let family = entry.get();
@@ -390,12 +382,12 @@ impl Inner {
                 reason: e.message(header.name, header.unit),
             });
         }
-        let name = exposed_name(&header);
+        let name = header.text_name();
         if self.names.contains(&name) {
             let first = self
                 .families
                 .iter()
-                .find(|f| exposed_name(&f.get().header()) == name)
+                .find(|f| f.get().header().text_name() == name)
                 .and_then(|f| f.get().location());
             return Err(RegistryError::Duplicate {
                 name: header.name.to_owned(),

@@ -1,20 +1,14 @@
 //! Code generation for `metric!`: one static per declaration, its compile-time checks in a
 //! const block, and its entry in the link-time catalogue.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::LitStr;
 
 use super::ast::Kind;
 use super::valid::{Buckets, Resolved};
 
-fn float_tokens(values: &[f64], span: Span) -> TokenStream {
-    let lits = values.iter().map(|v| {
-        let text = format!("{v:?}");
-        syn::LitFloat::new(&format!("{text}f64"), span)
-    });
-    quote_spanned!(span=> [#(#lits),*])
-}
+use crate::literal::float_array as float_tokens;
 
 /// Expands one declaration. `checked` is false when the invocation had errors: the static
 /// is still emitted (so uses type-check) but not registered or const-checked.

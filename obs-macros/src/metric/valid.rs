@@ -3,10 +3,11 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::ext::IdentExt;
-use syn::{Expr, ExprArray, ExprLit, ExprUnary, Lit, LitStr, UnOp};
+use syn::{Expr, ExprArray, ExprLit, Lit, LitStr};
 
 use super::ast::{Decl, Input, KINDS, Kind};
 use crate::ctxt::{Ctxt, Once};
+use crate::literal::{bucket_bounds, number_array};
 use crate::name::{MetricKind, NameError, check_label_name, check_metric_name};
 
 /// Default cardinality budget: the most label combinations a family may have.
@@ -99,25 +100,6 @@ fn help(decl: &Decl) -> Option<String> {
     }
 }
 
-/// A numeric literal, possibly negated, as `f64`.
-fn number(expr: &Expr) -> Option<f64> {
-    match expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(f), ..
-        }) => f.base10_parse().ok(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(i), ..
-        }) => i.base10_parse::<f64>().ok(),
-        Expr::Unary(ExprUnary {
-            op: UnOp::Neg(_),
-            expr,
-            ..
-        }) => number(expr).map(|v| -v),
-        Expr::Group(g) => number(&g.expr),
-        _ => None,
-    }
-}
-
 fn int_literal(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<u64> {
     if let Expr::Lit(ExprLit {
         lit: Lit::Int(i), ..
@@ -129,45 +111,6 @@ fn int_literal(cx: &mut Ctxt, expr: &Expr, what: &str) -> Option<u64> {
     }
     cx.error_spanned_by(expr, format!("`{what}` takes a positive integer literal"));
     None
-}
-
-fn number_array(cx: &mut Ctxt, array: &ExprArray, what: &str) -> Option<Vec<f64>> {
-    let mut out = Vec::new();
-    let mut ok = true;
-    for elem in &array.elems {
-        if let Some(v) = number(elem) {
-            out.push(v);
-        } else {
-            cx.error_spanned_by(elem, format!("`{what}` entries must be number literals"));
-            ok = false;
-        }
-    }
-    ok.then_some(out)
-}
-
-fn check_buckets(cx: &mut Ctxt, array: &ExprArray, values: &[f64]) {
-    if values.is_empty() {
-        cx.error_spanned_by(
-            array,
-            "a histogram needs at least one bucket bound, like `buckets = [0.1, 0.5, 1.0]`",
-        );
-    }
-    for (i, (v, elem)) in values.iter().zip(&array.elems).enumerate() {
-        if !v.is_finite() {
-            cx.error_spanned_by(
-                elem,
-                "bucket bounds must be finite; the `+Inf` bucket is added automatically",
-            );
-        } else if i > 0 && *v <= values[i - 1] {
-            cx.error_spanned_by(
-                elem,
-                format!(
-                    "bucket bounds must strictly increase: `{v:?}` follows `{:?}`",
-                    values[i - 1]
-                ),
-            );
-        }
-    }
 }
 
 fn check_quantiles(cx: &mut Ctxt, array: &ExprArray, values: &[f64]) {
@@ -257,8 +200,7 @@ fn resolve_decl<'a>(cx: &mut Ctxt, decl: &'a Decl) -> Option<Resolved<'a>> {
             }
             "buckets" => match value {
                 Expr::Array(array) => {
-                    if let Some(values) = number_array(cx, array, "buckets") {
-                        check_buckets(cx, array, &values);
+                    if let Some(values) = bucket_bounds(cx, array) {
                         buckets.set(cx, &opt.key, Buckets::Literal(values, opt.key.span()));
                     }
                 }

@@ -20,7 +20,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprArray, Ident, LitStr, Path, Token};
+use syn::{Expr, Ident, LitStr, Path, Token};
 
 use crate::ctxt::{Ctxt, Once};
 
@@ -106,51 +106,6 @@ fn level(cx: &mut Ctxt, lit: &LitStr) -> Option<&'static str> {
         );
     }
     found
-}
-
-fn number(expr: &Expr) -> Option<f64> {
-    match expr {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Float(f),
-            ..
-        }) => f.base10_parse().ok(),
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(i),
-            ..
-        }) => i.base10_parse::<f64>().ok(),
-        _ => None,
-    }
-}
-
-fn buckets(cx: &mut Ctxt, array: &ExprArray) -> Option<Vec<f64>> {
-    let mut out = Vec::new();
-    for elem in &array.elems {
-        let Some(v) = number(elem) else {
-            cx.error_spanned_by(elem, "`buckets` entries must be number literals");
-            return None;
-        };
-        if !v.is_finite() {
-            cx.error_spanned_by(
-                elem,
-                "bucket bounds must be finite; `+Inf` is added automatically",
-            );
-        } else if let Some(prev) = out.last()
-            && v <= *prev
-        {
-            cx.error_spanned_by(
-                elem,
-                format!("bucket bounds must strictly increase: `{v:?}` follows `{prev:?}`"),
-            );
-        }
-        out.push(v);
-    }
-    if out.is_empty() {
-        cx.error_spanned_by(
-            array,
-            "`buckets` needs at least one bound, like `buckets = [0.01, 0.1, 1.0]`",
-        );
-    }
-    Some(out)
 }
 
 fn field(input: ParseStream<'_>) -> syn::Result<Field> {
@@ -256,7 +211,7 @@ pub(crate) fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
                 let value: Expr = meta.value()?.parse()?;
                 match &value {
                     Expr::Array(array) => {
-                        if let Some(values) = buckets(cx, array) {
+                        if let Some(values) = crate::literal::bucket_bounds(cx, array) {
                             bkts.set(cx, path, Buckets::Literal(values));
                         }
                     }

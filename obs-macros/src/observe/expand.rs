@@ -64,10 +64,8 @@ fn site_config(args: &Args) -> (TokenStream, TokenStream) {
     let (buckets, bucket_check) = match &args.buckets {
         None => (None, TokenStream::new()),
         Some(Buckets::Literal(values)) => {
-            let lits = values
-                .iter()
-                .map(|v| syn::LitFloat::new(&format!("{v:?}f64"), Span::call_site()));
-            (Some(quote!(&[#(#lits),*])), TokenStream::new())
+            let array = crate::literal::float_array(values, Span::call_site());
+            (Some(quote!(&#array)), TokenStream::new())
         }
         Some(Buckets::Expr(e)) => (
             Some(quote!(&#e)),

@@ -80,6 +80,18 @@ pub struct FamilyHeader<'a> {
     pub kind: MetricKind,
 }
 
+impl FamilyHeader<'_> {
+    /// The name the family's samples carry in the Prometheus text format (and in the
+    /// `prometheus` crate's model): the declared name, with `_info` appended for info
+    /// metrics. Two families collide when these are equal.
+    pub fn text_name(&self) -> String {
+        match self.kind {
+            MetricKind::Info => format!("{}_info", self.name),
+            _ => self.name.to_owned(),
+        }
+    }
+}
+
 /// Receives families and their series; one implementation per exposition format.
 ///
 /// Series are passed right after the [`family`](MetricEncoder::family) call they belong to.

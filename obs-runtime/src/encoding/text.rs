@@ -46,11 +46,7 @@ impl<'a> TextEncoder<'a> {
 
 impl MetricEncoder for TextEncoder<'_> {
     fn family(&mut self, header: &FamilyHeader<'_>) {
-        self.name.clear();
-        self.name.push_str(header.name);
-        if header.kind == MetricKind::Info {
-            self.name.push_str("_info");
-        }
+        self.name = header.text_name();
         let kind = match header.kind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge | MetricKind::Info => "gauge",
