@@ -61,19 +61,25 @@ mod dynamic;
 pub mod encoding;
 mod exemplar;
 mod family;
+mod init;
 #[cfg(feature = "prometheus")]
 mod interop;
 mod label;
+pub mod log;
 mod metric;
 pub mod name;
 mod observe;
+pub mod propagation;
 mod registry;
 mod self_metrics;
 mod server;
+mod time;
+pub mod trace;
 
 pub use dynamic::{DynamicFamily, DynamicOptions, OVERFLOW_VALUE};
 pub use encoding::{Exemplar, Format};
 pub use family::{Collect, Descriptor, EAGER_SERIES_LIMIT, Family, Info, Location};
+pub use init::{Builder, Guard, InitError, Protocol, Telemetry, init};
 pub use label::{HttpMethod, Label, LabelSet, Outcome, StatusClass};
 pub use metric::{
     CachePadded, Counter, DEFAULT_BUCKETS, FloatCounter, FloatGauge, Gauge, Histogram,

@@ -149,16 +149,21 @@ impl Counter {
         self.exemplar.load()
     }
 
-    /// Adds one.
+    /// Adds one. Inside a sampled span, the span's ids become the exemplar.
     #[inline]
     pub fn inc(&self) {
-        self.value.fetch_add(1, Ordering::Relaxed);
+        self.inc_by(1);
     }
 
-    /// Adds `n`.
+    /// Adds `n`. Inside a sampled span, the span's ids become the exemplar.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.value.fetch_add(n, Ordering::Relaxed);
+        match crate::trace::sampled_current() {
+            None => {
+                self.value.fetch_add(n, Ordering::Relaxed);
+            }
+            Some((trace_id, span_id)) => self.inc_by_with_exemplar(n, trace_id, span_id),
+        }
     }
 
     /// The current value.
@@ -461,8 +466,17 @@ impl Histogram {
     }
 
     /// Records one observation. NaN is ignored: it has no bucket and would poison the sum.
+    /// Inside a sampled span, the span's ids become the exemplar of the bucket.
     #[inline]
     pub fn observe(&self, v: f64) {
+        match crate::trace::sampled_current() {
+            None => self.observe_plain(v),
+            Some((trace_id, span_id)) => self.observe_with_exemplar(v, trace_id, span_id),
+        }
+    }
+
+    #[inline]
+    fn observe_plain(&self, v: f64) {
         if v.is_nan() {
             return;
         }
@@ -506,7 +520,7 @@ impl Histogram {
         if v.is_nan() {
             return;
         }
-        self.observe(v);
+        self.observe_plain(v);
         let slots = self.exemplars.get_or_init(|| {
             (0..=self.bounds.len())
                 .map(|_| ExemplarSlot::new())

@@ -123,6 +123,58 @@ pub const SPAN_FIELDS: [&str; 5] = [
     "error.type",
 ];
 
+/// Words that mark a name as secret-bearing: `#[observe]` refuses to record such a field
+/// without `redact(..)`/`unredacted(..)`, and the log layer redacts such keys.
+pub const SENSITIVE_WORDS: [&str; 18] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "auth",
+    "cookie",
+    "set_cookie",
+    "credit_card",
+    "card_number",
+    "cvv",
+    "ssn",
+    "private_key",
+    "credentials",
+    "jwt",
+];
+
+/// Whether `name` contains one of [`SENSITIVE_WORDS`] as a whole part, parts being
+/// separated by `_`, `.` or `-` (ASCII case ignored): `password`, `db.password`,
+/// `x-api-key` and `user_auth_token` are sensitive, `tokenizer` and `author` are not.
+///
+/// ```
+/// use obs_runtime::name::looks_sensitive;
+/// assert!(looks_sensitive("DB_PASSWORD") && looks_sensitive("x-api-key"));
+/// assert!(!looks_sensitive("tokenizer") && !looks_sensitive("author"));
+/// ```
+pub fn looks_sensitive(name: &str) -> bool {
+    let name = name.as_bytes();
+    let is_sep = |b: u8| matches!(b, b'_' | b'.' | b'-');
+    SENSITIVE_WORDS.iter().any(|word| {
+        let word = word.as_bytes();
+        if word.len() > name.len() {
+            return false;
+        }
+        (0..=name.len() - word.len()).any(|at| {
+            let end = at + word.len();
+            (at == 0 || is_sep(name[at - 1]))
+                && (end == name.len() || is_sep(name[end]))
+                && name[at..end].iter().zip(word).all(|(a, w)| {
+                    let a = a.to_ascii_lowercase();
+                    a == *w || (*w == b'_' && is_sep(a))
+                })
+        })
+    })
+}
+
 /// Label names that identify individual users, requests or hosts: unbounded by nature.
 pub const HIGH_CARDINALITY_LABELS: &[&str] = &[
     "user_id",

@@ -1,7 +1,26 @@
 //! Metrics about obs itself.
 
+/// Why finished spans were not exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, crate::Label)]
+pub(crate) enum DropReason {
+    /// The export queue was full (the exporter is slow or down).
+    QueueFull,
+    /// Their batch failed to export.
+    ExportFailed,
+    /// The tail sampler decided against their trace.
+    SampledOut,
+    /// Evicted from the tail sampler's bounded memory before their trace was decided.
+    TailEvicted,
+}
+
 crate::metric! {
     /// Label combinations folded into an overflow series because their family reached its
     /// series cap.
     pub(crate) counter CARDINALITY_OVERFLOW("obs_cardinality_overflow_total");
+    /// Spans accepted by the trace exporter.
+    pub(crate) counter SPANS_EXPORTED("obs_spans_exported_total");
+    /// Finished spans that were not exported, by reason.
+    pub(crate) counter SPANS_DROPPED("obs_spans_dropped_total", reason: DropReason);
+    /// Failed trace export calls (each drops its batch).
+    pub(crate) counter EXPORT_ERRORS("obs_export_errors_total");
 }

@@ -5,27 +5,7 @@ use syn::{Expr, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, 
 
 use super::args::Args;
 use crate::ctxt::Ctxt;
-use crate::name::check_label_name;
-
-/// Argument names that look like secrets: listing one in `fields` needs a marker.
-const SENSITIVE: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "auth",
-    "cookie",
-    "credit_card",
-    "card_number",
-    "cvv",
-    "ssn",
-    "private_key",
-    "credentials",
-];
+use crate::name::{check_label_name, looks_sensitive};
 
 /// How the function is asynchronous.
 pub(crate) enum Asyncness {
@@ -46,18 +26,6 @@ pub(crate) struct Checked {
     pub(crate) name: String,
     /// The call's output type, if written (`()` otherwise).
     pub(crate) output: Option<Type>,
-}
-
-/// `name` contains a sensitive word as one of its `_`/`.`-separated parts.
-fn is_sensitive(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SENSITIVE.iter().any(|s| {
-        lower == *s
-            || lower.ends_with(&format!("_{s}"))
-            || lower.ends_with(&format!(".{s}"))
-            || lower.starts_with(&format!("{s}_"))
-            || lower.contains(&format!("_{s}_"))
-    })
 }
 
 fn is_result(ty: &Type) -> bool {
@@ -171,7 +139,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
 
     let mut seen: Vec<&str> = Vec::new();
     for field in &args.fields {
-        if is_sensitive(&field.name) && !field.marked {
+        if looks_sensitive(&field.name) && !field.marked {
             cx.error_at(
                 field.span,
                 format!(

@@ -1,0 +1,516 @@
+//! The `tracing-subscriber` layer that gives spans W3C identity and records them.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Span, Subscriber};
+use tracing_subscriber::Registry;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::{
+    AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
+    TraceId,
+};
+use crate::time::unix_nanos;
+
+/// Assigns trace and span ids, samples, records and exports spans. See the
+/// [module documentation](super).
+pub struct TraceLayer {
+    sampler: Sampler,
+    pipeline: Option<Pipeline>,
+}
+
+impl fmt::Debug for TraceLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceLayer")
+            .field("sampler", &self.sampler)
+            .field("exporting", &self.pipeline.is_some())
+            .finish()
+    }
+}
+
+impl TraceLayer {
+    /// A layer that samples with `sampler` and exports nothing until
+    /// [`with_pipeline`](Self::with_pipeline): spans still get ids, so logs carry
+    /// `trace_id` and outgoing requests propagate the context.
+    pub fn new(sampler: Sampler) -> Self {
+        Self {
+            sampler,
+            pipeline: None,
+        }
+    }
+
+    /// Sends finished spans to `pipeline`.
+    #[must_use]
+    pub fn with_pipeline(mut self, pipeline: &Pipeline) -> Self {
+        self.pipeline = Some(pipeline.clone());
+        self
+    }
+
+    /// Whether a span with this sampling decision is recorded.
+    fn recording(&self, sampled: bool) -> bool {
+        self.pipeline
+            .as_ref()
+            .is_some_and(|p| sampled || p.tail_sampling())
+    }
+
+    fn new_record(meta: &'static tracing::Metadata<'static>, state: &SpanState) -> Box<SpanRecord> {
+        Box::new(SpanRecord {
+            trace_id: state.context.trace_id,
+            span_id: state.context.span_id,
+            parent_span_id: state.parent,
+            parent_remote: state.parent_remote,
+            trace_state: state.trace_state.clone(),
+            sampled: state.context.sampled,
+            name: Cow::Borrowed(meta.name()),
+            kind: SpanKind::Internal,
+            start_unix_nanos: state.start,
+            end_unix_nanos: 0,
+            attributes: Vec::with_capacity(meta.fields().len()),
+            events: Vec::new(),
+            dropped_events: 0,
+            status: Status::Unset,
+            target: meta.target(),
+            local_root: state.parent.is_none() || state.parent_remote,
+        })
+    }
+}
+
+/// What the layer keeps in each span's extensions.
+pub(crate) struct SpanState {
+    pub(crate) context: SpanContext,
+    parent: Option<SpanId>,
+    parent_remote: bool,
+    pub(crate) trace_state: Option<Arc<str>>,
+    start: u64,
+    /// Present while the span may be exported. Roots always have one when a pipeline is
+    /// set, because [`set_parent`] may still make them sampled.
+    record: Option<Box<SpanRecord>>,
+    /// Whether the span's updates keep exemplars (sampled and exported).
+    exemplars: bool,
+}
+
+/// The context the trace layer gave the span owning `extensions`.
+pub(crate) fn layer_state_context(
+    extensions: &tracing_subscriber::registry::Extensions<'_>,
+) -> Option<SpanContext> {
+    extensions.get::<SpanState>().map(|s| s.context)
+}
+
+/// One entered span on this thread.
+#[derive(Clone, Copy)]
+struct Entered {
+    id: u64,
+    context: SpanContext,
+    exemplars: bool,
+}
+
+thread_local! {
+    /// The spans entered on this thread, innermost last.
+    static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The ids of the innermost entered span on this thread when its trace is sampled and
+/// exported: what a metric update keeps as its exemplar.
+#[inline]
+pub(crate) fn sampled_current() -> Option<([u8; 16], [u8; 8])> {
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            let top = stack.last()?;
+            top.exemplars.then(|| {
+                (
+                    top.context.trace_id.to_bytes(),
+                    top.context.span_id.to_bytes(),
+                )
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+impl<S> Layer<S> for TraceLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let parent = if let Some(parent) = attrs.parent() {
+            ctx.span(parent)
+        } else if attrs.is_contextual() {
+            ctx.lookup_current()
+        } else {
+            None
+        };
+        let parent = parent.and_then(|p| {
+            p.extensions()
+                .get::<SpanState>()
+                .map(|s| (s.context, s.trace_state.clone()))
+        });
+        let (trace_id, parent_id, sampled, trace_state) =
+            if let Some((parent, trace_state)) = parent {
+                (
+                    parent.trace_id,
+                    Some(parent.span_id),
+                    self.sampler.should_sample(Some(&parent), parent.trace_id),
+                    trace_state,
+                )
+            } else {
+                let trace_id = TraceId::random();
+                let sampled = self.sampler.should_sample(None, trace_id);
+                (trace_id, None, sampled, None)
+            };
+        let mut state = SpanState {
+            context: SpanContext {
+                trace_id,
+                span_id: SpanId::random(),
+                sampled,
+                remote: false,
+            },
+            parent: parent_id,
+            parent_remote: false,
+            trace_state,
+            start: 0,
+            record: None,
+            exemplars: sampled && self.pipeline.is_some(),
+        };
+        let is_root = parent_id.is_none();
+        if self.recording(sampled) || (is_root && self.pipeline.is_some()) {
+            state.start = unix_nanos();
+            let mut record = Self::new_record(span.metadata(), &state);
+            attrs.record(&mut SpanFields(&mut record));
+            state.record = Some(record);
+        }
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(record) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|s| s.record.as_mut())
+        {
+            values.record(&mut SpanFields(record));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        let Some(record) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|s| s.record.as_mut())
+        else {
+            return;
+        };
+        if record.events.len() >= SpanRecord::MAX_EVENTS {
+            record.dropped_events = record.dropped_events.saturating_add(1);
+            return;
+        }
+        let meta = event.metadata();
+        let mut fields = EventFields {
+            name: None,
+            attributes: Vec::new(),
+        };
+        event.record(&mut fields);
+        record.events.push(EventRecord {
+            name: fields.name.unwrap_or(Cow::Borrowed(meta.name())),
+            time_unix_nanos: unix_nanos(),
+            attributes: fields.attributes,
+        });
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let Some(entered) = span.extensions().get::<SpanState>().map(|s| Entered {
+            id: id.into_u64(),
+            context: s.context,
+            exemplars: s.exemplars,
+        }) else {
+            return;
+        };
+        let _ = STACK.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut() {
+                stack.push(entered);
+            }
+        });
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let id = id.into_u64();
+        let _ = STACK.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut() {
+                if stack.last().is_some_and(|e| e.id == id) {
+                    stack.pop();
+                } else if let Some(i) = stack.iter().rposition(|e| e.id == id) {
+                    stack.remove(i);
+                }
+            }
+        });
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(pipeline) = &self.pipeline else {
+            return;
+        };
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let record = span
+            .extensions_mut()
+            .get_mut::<SpanState>()
+            .and_then(|s| s.record.take());
+        if let Some(mut record) = record {
+            if !(record.sampled || pipeline.tail_sampling()) {
+                return;
+            }
+            record.end_unix_nanos = unix_nanos().max(record.start_unix_nanos);
+            pipeline.push(record);
+        }
+    }
+}
+
+/// Runs `f` on the obs state of `span`, when the obs layer is installed in its subscriber.
+fn with_state<R>(
+    span: &Span,
+    f: impl FnOnce(&mut SpanState, Option<&TraceLayer>, &'static tracing::Metadata<'static>) -> R,
+) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let layer = dispatch.downcast_ref::<TraceLayer>();
+        let data = registry.span(id)?;
+        let meta = data.metadata();
+        let mut extensions = data.extensions_mut();
+        let state = extensions.get_mut::<SpanState>()?;
+        Some(f(state, layer, meta))
+    })
+    .flatten()
+}
+
+/// The current span's context, if the obs layer is installed and a span is entered.
+///
+/// ```
+/// assert!(obs_runtime::trace::current().is_none());
+/// ```
+pub fn current() -> Option<SpanContext> {
+    current_with_state().map(|(context, _)| context)
+}
+
+/// The current span's context and the W3C `tracestate` of its trace.
+pub fn current_with_state() -> Option<(SpanContext, Option<Arc<str>>)> {
+    let span = Span::current();
+    with_state(&span, |state, _, _| {
+        (state.context, state.trace_state.clone())
+    })
+}
+
+/// Makes `span` the local root of a trace started by a remote caller: it joins the
+/// caller's trace, with the caller's span as its parent, and follows the caller's
+/// sampling decision (under a parent-based sampler). Call it before entering the span or
+/// creating children. Returns `false` when the span is disabled, already has a local
+/// parent, or the obs layer is not installed.
+///
+/// ```
+/// use obs_runtime::propagation;
+/// use obs_runtime::trace::{self, Sampler, TraceLayer};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(TraceLayer::new(Sampler::default()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let caller = propagation::parse_traceparent(
+///         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+///     )
+///     .unwrap();
+///     let span = tracing::info_span!("GET /orders/{id}", otel.kind = "server");
+///     assert!(trace::set_parent(&span, &caller, None));
+///     let _entered = span.enter();
+///     let current = trace::current().unwrap();
+///     assert_eq!(current.trace_id, caller.trace_id);
+///     assert_ne!(current.span_id, caller.span_id);
+/// });
+/// ```
+pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) -> bool {
+    let id = span.id();
+    let updated = with_state(span, |state, layer, meta| {
+        if state.parent.is_some() && !state.parent_remote {
+            return None;
+        }
+        let sampled = layer.map_or(parent.sampled, |l| {
+            l.sampler.should_sample(Some(parent), parent.trace_id)
+        });
+        state.context.trace_id = parent.trace_id;
+        state.context.sampled = sampled;
+        state.parent = Some(parent.span_id);
+        state.parent_remote = true;
+        state.trace_state = trace_state.map(Arc::from);
+        state.exemplars = sampled && layer.is_some_and(|l| l.pipeline.is_some());
+        if let Some(layer) = layer {
+            if layer.recording(sampled) && state.record.is_none() {
+                state.start = unix_nanos();
+                state.record = Some(TraceLayer::new_record(meta, state));
+            }
+        }
+        if let Some(record) = &mut state.record {
+            record.trace_id = parent.trace_id;
+            record.parent_span_id = Some(parent.span_id);
+            record.parent_remote = true;
+            record.trace_state.clone_from(&state.trace_state);
+            record.sampled = sampled;
+            record.local_root = true;
+        }
+        Some((state.context, state.exemplars))
+    })
+    .flatten();
+    let Some((context, exemplars)) = updated else {
+        return false;
+    };
+    if let Some(id) = id {
+        let id = id.into_u64();
+        let _ = STACK.try_with(|stack| {
+            if let Ok(mut stack) = stack.try_borrow_mut() {
+                for e in stack.iter_mut().filter(|e| e.id == id) {
+                    e.context = context;
+                    e.exemplars = exemplars;
+                }
+            }
+        });
+    }
+    true
+}
+
+/// Records span fields into a [`SpanRecord`], mapping the `otel.*` conventions.
+struct SpanFields<'a>(&'a mut SpanRecord);
+
+impl SpanFields<'_> {
+    fn set(&mut self, key: &'static str, value: AttrValue) {
+        let attributes = &mut self.0.attributes;
+        if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            attributes.push((key, value));
+        }
+    }
+
+    fn text(&mut self, field: &Field, value: &str) {
+        let record = &mut *self.0;
+        match field.name() {
+            "otel.name" => record.name = Cow::Owned(value.to_owned()),
+            "otel.kind" => {
+                if let Some(kind) = SpanKind::parse(value) {
+                    record.kind = kind;
+                }
+            }
+            "otel.status_code" => {
+                record.status = match value.to_ascii_uppercase().as_str() {
+                    "ERROR" => Status::Error {
+                        description: match &record.status {
+                            Status::Error { description } => description.clone(),
+                            _ => Cow::Borrowed(""),
+                        },
+                    },
+                    "OK" => Status::Ok,
+                    _ => Status::Unset,
+                };
+            }
+            "otel.status_message" => {
+                if let Status::Error { description } = &mut record.status {
+                    *description = Cow::Owned(value.to_owned());
+                }
+            }
+            name => self.set(name, AttrValue::Str(Cow::Owned(value.to_owned()))),
+        }
+    }
+}
+
+impl Visit for SpanFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, &format!("{value:?}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field.name(), AttrValue::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field.name(), unsigned(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field.name(), AttrValue::Float(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field.name(), AttrValue::Bool(value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.text(field, &value.to_string());
+    }
+}
+
+fn unsigned(value: u64) -> AttrValue {
+    i64::try_from(value).map_or_else(
+        |_| AttrValue::Str(Cow::Owned(value.to_string())),
+        AttrValue::Int,
+    )
+}
+
+/// Records an event's message as its name and its other fields as attributes.
+struct EventFields {
+    name: Option<Cow<'static, str>>,
+    attributes: Vec<(&'static str, AttrValue)>,
+}
+
+impl Visit for EventFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.name = Some(Cow::Owned(value.to_owned()));
+        } else {
+            self.attributes
+                .push((field.name(), AttrValue::Str(Cow::Owned(value.to_owned()))));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.attributes.push((field.name(), AttrValue::Int(value)));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.attributes.push((field.name(), unsigned(value)));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.attributes
+            .push((field.name(), AttrValue::Float(value)));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.attributes.push((field.name(), AttrValue::Bool(value)));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_str(field, &value.to_string());
+    }
+}

@@ -1,0 +1,244 @@
+//! OTLP export through `opentelemetry-otlp`: HTTP/protobuf or gRPC.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{
+    SpanContext as OtelSpanContext, SpanId as OtelSpanId, SpanKind as OtelKind,
+    Status as OtelStatus, TraceFlags, TraceId as OtelTraceId, TraceState,
+};
+use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
+
+use super::{AttrValue, ExportError, Resource, SpanExporter, SpanKind, SpanRecord, Status};
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// Protobuf over HTTP POST to `…/v1/traces` (the OpenTelemetry default, port 4318).
+    #[default]
+    HttpProtobuf,
+    /// gRPC (port 4317).
+    Grpc,
+}
+
+impl Protocol {
+    /// The environment variable's spelling: `http/protobuf` or `grpc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::Grpc => "grpc",
+        }
+    }
+}
+
+/// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
+/// works whether or not the application uses Tokio.
+pub struct OtlpExporter {
+    inner: opentelemetry_otlp::SpanExporter,
+    runtime: tokio::runtime::Runtime,
+    timeout: Duration,
+    resource: Option<Resource>,
+    endpoint: String,
+    protocol: Protocol,
+}
+
+impl fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpExporter {
+    /// An exporter sending to `endpoint`: the full URL (`http://host:4318/v1/traces`) for
+    /// HTTP, the server's address (`http://host:4317`) for gRPC. `headers` go with every
+    /// request (HTTP headers or gRPC metadata); one export gives up after `timeout`.
+    ///
+    /// No connection is made here: an unreachable collector shows up as export errors.
+    ///
+    /// # Errors
+    ///
+    /// When the Tokio runtime cannot start, or a header is not a valid HTTP header.
+    pub fn new(
+        protocol: Protocol,
+        endpoint: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Self, ExportError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("obs-otlp")
+            .build()
+            .map_err(|e| ExportError(format!("cannot start the OTLP runtime: {e}")))?;
+        let inner = {
+            let _entered = runtime.enter();
+            match protocol {
+                Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(endpoint)
+                    .with_timeout(timeout)
+                    .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>())
+                    .build(),
+                Protocol::Grpc => {
+                    let mut map = http::HeaderMap::new();
+                    for (k, v) in headers {
+                        let name = http::HeaderName::from_str(k)
+                            .map_err(|e| ExportError(format!("invalid header name {k:?}: {e}")))?;
+                        let value = http::HeaderValue::from_str(v).map_err(|e| {
+                            ExportError(format!("invalid value of header {k:?}: {e}"))
+                        })?;
+                        map.insert(name, value);
+                    }
+                    opentelemetry_otlp::SpanExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(endpoint)
+                        .with_timeout(timeout)
+                        .with_metadata(
+                            opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
+                                map,
+                            ),
+                        )
+                        .build()
+                }
+            }
+        }
+        .map_err(|e| ExportError(format!("cannot build the OTLP exporter: {e}")))?;
+        Ok(Self {
+            inner,
+            runtime,
+            timeout,
+            resource: None,
+            endpoint: endpoint.to_owned(),
+            protocol,
+        })
+    }
+}
+
+impl SpanExporter for OtlpExporter {
+    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError> {
+        if self.resource.as_ref() != Some(resource) {
+            self.inner.set_resource(&otel_resource(resource));
+            self.resource = Some(resource.clone());
+        }
+        let data: Vec<SpanData> = batch.into_iter().map(span_data).collect();
+        let inner = &self.inner;
+        // The exporter retries retryable failures within its own timeout; this bound
+        // covers a transport that does not honour it.
+        let limit = self.timeout + Duration::from_secs(1);
+        self.runtime.block_on(async move {
+            match tokio::time::timeout(limit, inner.export(data)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ExportError(format!("OTLP export failed: {e}"))),
+                Err(_) => Err(ExportError(format!(
+                    "OTLP export timed out after {limit:?}"
+                ))),
+            }
+        })
+    }
+
+    fn shutdown(&mut self) {
+        let _entered = self.runtime.enter();
+        let _ = self.inner.shutdown_with_timeout(self.timeout);
+    }
+}
+
+fn otel_resource(resource: &Resource) -> opentelemetry_sdk::Resource {
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_attributes(
+            resource
+                .attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), value(v.clone()))),
+        )
+        .build()
+}
+
+fn value(v: AttrValue) -> Value {
+    match v {
+        AttrValue::Str(s) => Value::String(s.into()),
+        AttrValue::Int(n) => Value::I64(n),
+        AttrValue::Float(x) => Value::F64(x),
+        AttrValue::Bool(b) => Value::Bool(b),
+    }
+}
+
+fn time(nanos: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(nanos)
+}
+
+fn span_data(span: SpanRecord) -> SpanData {
+    let trace_state = span
+        .trace_state
+        .as_deref()
+        .and_then(|s| TraceState::from_str(s).ok())
+        .unwrap_or_default();
+    let flags = if span.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    SpanData {
+        span_context: OtelSpanContext::new(
+            OtelTraceId::from_bytes(span.trace_id.to_bytes()),
+            OtelSpanId::from_bytes(span.span_id.to_bytes()),
+            flags,
+            false,
+            trace_state,
+        ),
+        parent_span_id: span.parent_span_id.map_or(OtelSpanId::INVALID, |p| {
+            OtelSpanId::from_bytes(p.to_bytes())
+        }),
+        parent_span_is_remote: span.parent_remote,
+        span_kind: match span.kind {
+            SpanKind::Internal => OtelKind::Internal,
+            SpanKind::Server => OtelKind::Server,
+            SpanKind::Client => OtelKind::Client,
+            SpanKind::Producer => OtelKind::Producer,
+            SpanKind::Consumer => OtelKind::Consumer,
+        },
+        name: span.name,
+        start_time: time(span.start_unix_nanos),
+        end_time: time(span.end_unix_nanos),
+        attributes: span
+            .attributes
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, value(v)))
+            .collect(),
+        dropped_attributes_count: 0,
+        events: {
+            let mut events = SpanEvents::default();
+            events.events = span
+                .events
+                .into_iter()
+                .map(|e| {
+                    opentelemetry::trace::Event::new(
+                        e.name,
+                        time(e.time_unix_nanos),
+                        e.attributes
+                            .into_iter()
+                            .map(|(k, v)| KeyValue::new(k, value(v)))
+                            .collect(),
+                        0,
+                    )
+                })
+                .collect();
+            events.dropped_count = span.dropped_events;
+            events
+        },
+        links: SpanLinks::default(),
+        status: match span.status {
+            Status::Unset => OtelStatus::Unset,
+            Status::Ok => OtelStatus::Ok,
+            Status::Error { description } => OtelStatus::Error { description },
+        },
+        instrumentation_scope: InstrumentationScope::builder(span.target).build(),
+    }
+}

@@ -1,0 +1,503 @@
+//! The bounded batch queue between the trace layer and an exporter.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{Resource, SpanRecord, Status, TailSampling, TraceId};
+use crate::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED};
+
+/// Why an export failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportError(pub String);
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+/// Sends batches of finished spans somewhere. Called from the pipeline's own thread, one
+/// batch at a time; it may block (up to its own timeout), the instrumented code never
+/// waits for it.
+pub trait SpanExporter: Send + 'static {
+    /// Exports one batch. An error drops the batch; it is counted, not retried.
+    ///
+    /// # Errors
+    ///
+    /// When the batch did not reach its destination.
+    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError>;
+
+    /// Called once when the pipeline shuts down, after the last batch.
+    fn shutdown(&mut self) {}
+}
+
+/// An exporter that keeps every span in memory, for tests and debugging.
+///
+/// Clones share the same storage.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryExporter {
+    spans: Arc<Mutex<Vec<SpanRecord>>>,
+    resource: Arc<Mutex<Resource>>,
+}
+
+impl InMemoryExporter {
+    /// The spans exported so far, in export order.
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The resource of the latest batch.
+    pub fn resource(&self) -> Resource {
+        self.resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets the spans exported so far.
+    pub fn clear(&self) {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl SpanExporter for InMemoryExporter {
+    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError> {
+        resource.clone_into(&mut self.resource.lock().unwrap_or_else(PoisonError::into_inner));
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(batch);
+        Ok(())
+    }
+}
+
+/// Sizes and timing of the batch pipeline (the `OTEL_BSP_*` settings).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineConfig {
+    /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048).
+    pub max_queue: usize,
+    /// Spans per export call (default 512).
+    pub max_batch: usize,
+    /// Longest a span waits before its batch is exported (default 5 s).
+    pub delay: Duration,
+    /// Tail sampling, off by default.
+    pub tail: Option<TailSampling>,
+    /// The resource sent with every batch.
+    pub resource: Resource,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            max_queue: 2048,
+            max_batch: 512,
+            delay: Duration::from_secs(5),
+            tail: None,
+            resource: Resource::default(),
+        }
+    }
+}
+
+/// Counts of one pipeline (the global self-metrics add up every pipeline).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Spans an exporter accepted.
+    pub exported: u64,
+    /// Spans dropped because the queue was full.
+    pub queue_full: u64,
+    /// Spans lost with a failed export.
+    pub export_failed: u64,
+    /// Failed export calls.
+    pub export_errors: u64,
+    /// Spans of traces the tail sampler decided against.
+    pub sampled_out: u64,
+    /// Spans evicted from the tail sampler's bounded memory.
+    pub tail_evicted: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    exported: AtomicU64,
+    queue_full: AtomicU64,
+    export_failed: AtomicU64,
+    export_errors: AtomicU64,
+    sampled_out: AtomicU64,
+    tail_evicted: AtomicU64,
+}
+
+impl Counters {
+    fn dropped(&self, reason: DropReason, n: u64) {
+        if n == 0 {
+            return;
+        }
+        SPANS_DROPPED.with(reason).inc_by(n);
+        let counter = match reason {
+            DropReason::QueueFull => &self.queue_full,
+            DropReason::ExportFailed => &self.export_failed,
+            DropReason::SampledOut => &self.sampled_out,
+            DropReason::TailEvicted => &self.tail_evicted,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+enum Msg {
+    Span(Box<SpanRecord>),
+    Flush(mpsc::Sender<()>),
+    Shutdown(mpsc::Sender<()>),
+}
+
+struct Shared {
+    tx: SyncSender<Msg>,
+    tail: bool,
+    counters: Counters,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A running batch pipeline: a bounded queue and the thread that exports from it.
+///
+/// Clones share the pipeline. [`shutdown`](Self::shutdown) exports what is queued and
+/// stops the thread; [`crate::init`]'s guard calls it on drop.
+#[derive(Clone)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("tail", &self.shared.tail)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// Starts the export thread.
+    pub fn start(exporter: Box<dyn SpanExporter>, config: PipelineConfig) -> Self {
+        let (tx, rx) = mpsc::sync_channel(config.max_queue.max(1));
+        let shared = Arc::new(Shared {
+            tx,
+            tail: config.tail.is_some(),
+            counters: Counters::default(),
+            worker: Mutex::new(None),
+        });
+        let worker_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("obs-span-export".into())
+            .spawn(move || {
+                Worker {
+                    exporter,
+                    batch: Vec::with_capacity(config.max_batch.clamp(1, 4096)),
+                    tail: config.tail.map(Tail::new),
+                    config,
+                    shared: worker_shared,
+                }
+                .run(&rx);
+            });
+        // Without a thread nothing is exported; the queue fills and drops are counted.
+        if let Ok(handle) = handle {
+            *shared.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        }
+        Self { shared }
+    }
+
+    /// Queues a finished span; drops (and counts) it when the queue is full.
+    pub(crate) fn push(&self, span: Box<SpanRecord>) {
+        match self.shared.tx.try_send(Msg::Span(span)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.counters.dropped(DropReason::QueueFull, 1);
+            }
+        }
+    }
+
+    /// Whether tail sampling is on (every span must be recorded).
+    pub(crate) fn tail_sampling(&self) -> bool {
+        self.shared.tail
+    }
+
+    /// Exports everything queued so far; `false` if that did not finish within `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> bool {
+        self.request(Msg::Flush, timeout)
+    }
+
+    /// Exports everything queued, shuts the exporter down and stops the thread; `false`
+    /// if that did not finish within `timeout`. Spans finished later are dropped.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let done = self.request(Msg::Shutdown, timeout);
+        if done {
+            let handle = self
+                .shared
+                .worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+        }
+        done
+    }
+
+    fn request(&self, make: fn(mpsc::Sender<()>) -> Msg, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (ack_tx, ack_rx) = mpsc::channel();
+        let mut msg = make(ack_tx);
+        loop {
+            match self.shared.tx.try_send(msg) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    msg = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        ack_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
+    }
+
+    /// This pipeline's counts.
+    pub fn stats(&self) -> PipelineStats {
+        let c = &self.shared.counters;
+        PipelineStats {
+            exported: c.exported.load(Ordering::Relaxed),
+            queue_full: c.queue_full.load(Ordering::Relaxed),
+            export_failed: c.export_failed.load(Ordering::Relaxed),
+            export_errors: c.export_errors.load(Ordering::Relaxed),
+            sampled_out: c.sampled_out.load(Ordering::Relaxed),
+            tail_evicted: c.tail_evicted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Worker {
+    exporter: Box<dyn SpanExporter>,
+    batch: Vec<SpanRecord>,
+    tail: Option<Tail>,
+    config: PipelineConfig,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    fn run(mut self, rx: &Receiver<Msg>) {
+        let mut last_export = Instant::now();
+        loop {
+            let wait = self
+                .config
+                .delay
+                .saturating_sub(last_export.elapsed())
+                .max(Duration::from_millis(1));
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Span(span)) => {
+                    self.accept(*span);
+                    if self.batch.len() >= self.config.max_batch {
+                        self.export();
+                        last_export = Instant::now();
+                    }
+                }
+                Ok(Msg::Flush(ack)) => {
+                    self.drain(rx);
+                    self.export();
+                    last_export = Instant::now();
+                    let _ = ack.send(());
+                }
+                Ok(Msg::Shutdown(ack)) => {
+                    self.drain(rx);
+                    self.decide_held();
+                    self.export();
+                    let _ = catch_unwind(AssertUnwindSafe(|| self.exporter.shutdown()));
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if !self.batch.is_empty() {
+                        self.export();
+                    }
+                    last_export = Instant::now();
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.decide_held();
+                    self.export();
+                    let _ = catch_unwind(AssertUnwindSafe(|| self.exporter.shutdown()));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes the spans already queued (a flush covers everything finished before it).
+    fn drain(&mut self, rx: &Receiver<Msg>) {
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Msg::Span(span) => {
+                    self.accept(*span);
+                    if self.batch.len() >= self.config.max_batch {
+                        self.export();
+                    }
+                }
+                // Covered by the flush or shutdown in progress.
+                Msg::Flush(ack) | Msg::Shutdown(ack) => {
+                    let _ = ack.send(());
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, span: SpanRecord) {
+        match &mut self.tail {
+            None => self.batch.push(span),
+            Some(tail) => tail.accept(span, &mut self.batch, &self.shared.counters),
+        }
+    }
+
+    fn decide_held(&mut self) {
+        if let Some(tail) = &mut self.tail {
+            tail.decide_all(&mut self.batch, &self.shared.counters);
+        }
+    }
+
+    fn export(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let n = batch.len() as u64;
+        let resource = &self.config.resource;
+        let exporter = &mut self.exporter;
+        let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch, resource)))
+            .unwrap_or_else(|_| Err(ExportError("the exporter panicked".into())));
+        let counters = &self.shared.counters;
+        if result.is_ok() {
+            SPANS_EXPORTED.inc_by(n);
+            counters.exported.fetch_add(n, Ordering::Relaxed);
+        } else {
+            EXPORT_ERRORS.inc();
+            counters.export_errors.fetch_add(1, Ordering::Relaxed);
+            counters.dropped(DropReason::ExportFailed, n);
+        }
+        self.batch = Vec::with_capacity(self.config.max_batch.clamp(1, 4096));
+    }
+}
+
+/// Traces held until their local root ends.
+struct Tail {
+    policy: TailSampling,
+    held: HashMap<TraceId, Held>,
+    /// Trace ids in the order they were first held (may hold ids already decided).
+    order: VecDeque<TraceId>,
+    held_spans: usize,
+    /// Recent decisions, so spans ending after their root follow the root's decision.
+    decided: HashMap<TraceId, bool>,
+    decided_order: VecDeque<TraceId>,
+}
+
+#[derive(Default)]
+struct Held {
+    spans: Vec<SpanRecord>,
+    error: bool,
+    sampled: bool,
+}
+
+/// Decisions remembered for late spans.
+const DECISIONS_KEPT: usize = 4096;
+
+impl Tail {
+    fn new(policy: TailSampling) -> Self {
+        Self {
+            policy,
+            held: HashMap::new(),
+            order: VecDeque::new(),
+            held_spans: 0,
+            decided: HashMap::new(),
+            decided_order: VecDeque::new(),
+        }
+    }
+
+    fn accept(&mut self, span: SpanRecord, out: &mut Vec<SpanRecord>, counters: &Counters) {
+        let trace_id = span.trace_id;
+        if let Some(keep) = self.decided.get(&trace_id) {
+            if *keep {
+                out.push(span);
+            } else {
+                counters.dropped(DropReason::SampledOut, 1);
+            }
+            return;
+        }
+        let failed = matches!(span.status, Status::Error { .. });
+        if span.local_root {
+            let held = self.held.remove(&trace_id).unwrap_or_default();
+            self.held_spans -= held.spans.len();
+            let slow = u128::from(span.duration_nanos()) >= self.policy.latency.as_nanos();
+            let keep = held.sampled || held.error || span.sampled || failed || slow;
+            self.remember(trace_id, keep);
+            if keep {
+                out.extend(held.spans);
+                out.push(span);
+            } else {
+                counters.dropped(DropReason::SampledOut, held.spans.len() as u64 + 1);
+            }
+            return;
+        }
+        let held = self.held.entry(trace_id).or_insert_with(|| {
+            self.order.push_back(trace_id);
+            Held::default()
+        });
+        held.error |= failed;
+        held.sampled |= span.sampled;
+        held.spans.push(span);
+        self.held_spans += 1;
+        while self.held_spans > self.policy.max_spans {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(evicted) = self.held.remove(&oldest) {
+                self.held_spans -= evicted.spans.len();
+                counters.dropped(DropReason::TailEvicted, evicted.spans.len() as u64);
+            }
+        }
+    }
+
+    fn remember(&mut self, trace_id: TraceId, keep: bool) {
+        if self.decided.insert(trace_id, keep).is_none() {
+            self.decided_order.push_back(trace_id);
+        }
+        while self.decided_order.len() > DECISIONS_KEPT {
+            if let Some(old) = self.decided_order.pop_front() {
+                self.decided.remove(&old);
+            }
+        }
+    }
+
+    /// At shutdown: traces whose root never ended are kept when sampled or failed.
+    fn decide_all(&mut self, out: &mut Vec<SpanRecord>, counters: &Counters) {
+        for (_, held) in self.held.drain() {
+            if held.sampled || held.error {
+                out.extend(held.spans);
+            } else {
+                counters.dropped(DropReason::SampledOut, held.spans.len() as u64);
+            }
+        }
+        self.order.clear();
+        self.held_spans = 0;
+    }
+}

@@ -1,0 +1,168 @@
+//! What a recorded span holds.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use super::{SpanId, TraceId};
+
+/// An attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    /// A string.
+    Str(Cow<'static, str>),
+    /// A signed integer (unsigned values above `i64::MAX` become strings).
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Str(s) => f.write_str(s),
+            Self::Int(n) => write!(f, "{n}"),
+            Self::Float(x) => write!(f, "{x}"),
+            Self::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// The role of a span (`otel.kind`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpanKind {
+    /// Work inside the process (the default).
+    #[default]
+    Internal,
+    /// Handling an incoming request.
+    Server,
+    /// Making an outgoing request.
+    Client,
+    /// Sending a message.
+    Producer,
+    /// Receiving a message.
+    Consumer,
+}
+
+impl SpanKind {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "internal" => Self::Internal,
+            "server" => Self::Server,
+            "client" => Self::Client,
+            "producer" => Self::Producer,
+            "consumer" => Self::Consumer,
+            _ => return None,
+        })
+    }
+}
+
+/// The span's status (`otel.status_code`, `otel.status_message`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Status {
+    /// Not set (the default).
+    #[default]
+    Unset,
+    /// Explicitly successful.
+    Ok,
+    /// Failed.
+    Error {
+        /// Why (may be empty).
+        description: Cow<'static, str>,
+    },
+}
+
+/// An event inside a span (a `tracing` event, or the `exception` event of `#[observe]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    /// The event's name: its message, or its callsite name.
+    pub name: Cow<'static, str>,
+    /// When it happened, in nanoseconds since the Unix epoch.
+    pub time_unix_nanos: u64,
+    /// Its fields.
+    pub attributes: Vec<(&'static str, AttrValue)>,
+}
+
+/// A finished span, as exporters receive it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    /// The trace.
+    pub trace_id: TraceId,
+    /// The span.
+    pub span_id: SpanId,
+    /// The parent span, local or remote.
+    pub parent_span_id: Option<SpanId>,
+    /// The parent came from another process.
+    pub parent_remote: bool,
+    /// The W3C `tracestate` inherited from the remote caller.
+    pub trace_state: Option<Arc<str>>,
+    /// The span was sampled by the head sampler (the W3C flag it propagated).
+    pub sampled: bool,
+    /// The span's name (`otel.name` overrides the callsite name).
+    pub name: Cow<'static, str>,
+    /// Its kind.
+    pub kind: SpanKind,
+    /// Start, in nanoseconds since the Unix epoch.
+    pub start_unix_nanos: u64,
+    /// End, in nanoseconds since the Unix epoch.
+    pub end_unix_nanos: u64,
+    /// The span's fields, except the `otel.*` ones that set name, kind and status.
+    pub attributes: Vec<(&'static str, AttrValue)>,
+    /// Events, oldest first, at most [`MAX_EVENTS`](SpanRecord::MAX_EVENTS).
+    pub events: Vec<EventRecord>,
+    /// Events beyond the limit, not kept.
+    pub dropped_events: u32,
+    /// Status.
+    pub status: Status,
+    /// The `tracing` target of the span (its instrumentation scope).
+    pub target: &'static str,
+    /// The span has no local parent: it ends its trace's part in this process.
+    pub local_root: bool,
+}
+
+impl SpanRecord {
+    /// Most events kept per span (the OpenTelemetry default).
+    pub const MAX_EVENTS: usize = 128;
+
+    /// The attribute named `key`.
+    pub fn attribute(&self, key: &str) -> Option<&AttrValue> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// How long the span lasted, in nanoseconds.
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_unix_nanos.saturating_sub(self.start_unix_nanos)
+    }
+}
+
+/// The entity producing telemetry: `service.name` and friends.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resource {
+    /// The attributes, unique by key.
+    pub attributes: Vec<(String, AttrValue)>,
+}
+
+impl Resource {
+    /// The attribute named `key`.
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Sets `key`, replacing an earlier value.
+    pub fn set(&mut self, key: impl Into<String>, value: AttrValue) {
+        let key = key.into();
+        if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.attributes.push((key, value));
+        }
+    }
+}
