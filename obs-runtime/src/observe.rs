@@ -927,12 +927,24 @@ impl Collect for FunctionDuration {
             let bounds = first.buckets;
             let mut cumulative = first.duration().bucket_counts();
             let mut sum = first.duration().sum();
-            // Sites merged under one name add up when their buckets agree.
+            let mut exemplars = first.duration().exemplars();
+            // Sites merged under one name add up when their buckets agree; each bucket
+            // shows the newest exemplar among them.
             for site in group.iter().skip(1).filter(|s| s.buckets == bounds) {
                 for (c, add) in cumulative.iter_mut().zip(site.duration().bucket_counts()) {
                     *c += add;
                 }
                 sum += site.duration().sum();
+                for (mine, theirs) in exemplars.iter_mut().zip(site.duration().exemplars()) {
+                    let newer = match (&*mine, &theirs) {
+                        (_, None) => false,
+                        (None, Some(_)) => true,
+                        (Some(a), Some(b)) => b.timestamp > a.timestamp,
+                    };
+                    if newer {
+                        *mine = theirs;
+                    }
+                }
             }
             let count = cumulative.last().copied().unwrap_or(0);
             encoder.histogram(
@@ -940,7 +952,7 @@ impl Collect for FunctionDuration {
                 &HistogramSample {
                     bounds,
                     cumulative: &cumulative,
-                    exemplars: &[],
+                    exemplars: &exemplars,
                     sum,
                     count,
                     created: None,

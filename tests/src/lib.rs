@@ -5,6 +5,8 @@
     reason = "test helpers panic to fail the calling test"
 )]
 
+pub mod otlp;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -362,4 +364,22 @@ pub mod capture {
             }
         }
     }
+}
+
+/// The value of one sample of the global registry's Prometheus text exposition: the line
+/// named `name` whose labels include every pair of `labels`; 0 when absent.
+pub fn global_counter(name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = obs_runtime::Registry::global().render(None).body;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|line| {
+            let series = line.rsplit_once(' ').map_or(*line, |(s, _)| s);
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit_once(' '))
+        .map_or(0.0, |(_, v)| v.parse().unwrap_or(f64::NAN))
 }

@@ -220,6 +220,11 @@ where
             return;
         }
         let meta = event.metadata();
+        if meta.target() == "obs::error" {
+            // The log echo of an `#[observe(err(..))]` failure: the span already has the
+            // `exception` event with the same facts.
+            return;
+        }
         let mut fields = EventFields {
             name: None,
             attributes: Vec::new(),

@@ -1,0 +1,350 @@
+//! An OTLP trace receiver on 127.0.0.1 that decodes the official protobuf definitions
+//! (`opentelemetry-proto`), over HTTP/protobuf (a plain HTTP/1.1 server) or gRPC (tonic).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+
+/// One received span with its resource and scope.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Resource attributes, as `key=value` strings.
+    pub resource: Vec<(String, String)>,
+    /// The instrumentation scope's name.
+    pub scope: String,
+    /// The span, exactly as decoded.
+    pub span: Span,
+}
+
+/// Renders an OTLP value as text (strings unquoted).
+pub fn value_text(v: Option<&AnyValue>) -> String {
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::IntValue(n)) => n.to_string(),
+        Some(any_value::Value::DoubleValue(x)) => x.to_string(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The attribute `key` of a list, as text.
+pub fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| value_text(kv.value.as_ref()))
+}
+
+/// Lowercase hex of an id.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[derive(Default)]
+struct State {
+    requests: Mutex<Vec<ExportTraceServiceRequest>>,
+    /// HTTP status to answer with (0: 200 with a decoded body).
+    status: AtomicU16,
+    /// Milliseconds to wait before answering.
+    delay_ms: AtomicU64,
+    stop: AtomicBool,
+}
+
+impl State {
+    fn store(&self, request: ExportTraceServiceRequest) {
+        self.requests.lock().unwrap().push(request);
+    }
+}
+
+/// A running receiver; stops when dropped.
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Receiver {
+    /// An HTTP/protobuf receiver on a free loopback port (`POST /v1/traces`).
+    pub fn http() -> Self {
+        Self::http_on("127.0.0.1:0".parse().unwrap())
+    }
+
+    /// An HTTP/protobuf receiver on `addr` (to come back on the port of a stopped one).
+    pub fn http_on(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).expect("bind the OTLP/HTTP receiver");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let thread_state = Arc::clone(&state);
+        listener.set_nonblocking(true).unwrap();
+        let handle = std::thread::spawn(move || {
+            while !thread_state.stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let state = Arc::clone(&thread_state);
+                        std::thread::spawn(move || serve_http(stream, &state));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        let stop_state = Arc::clone(&state);
+        Self {
+            addr,
+            state,
+            stop: Some(Box::new(move || {
+                stop_state.stop.store(true, Ordering::Relaxed);
+                let _ = handle.join();
+            })),
+        }
+    }
+
+    /// A gRPC receiver on a free loopback port.
+    pub fn grpc() -> Self {
+        let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let service = Grpc(Arc::clone(&state));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+                tonic::transport::Server::builder()
+                    .add_service(TraceServiceServer::new(service))
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::TcpListenerStream::new(listener),
+                        async {
+                            let _ = stop_rx.await;
+                        },
+                    )
+                    .await
+                    .unwrap();
+            });
+        });
+        Self {
+            addr,
+            state,
+            stop: Some(Box::new(move || {
+                let _ = stop_tx.send(());
+                let _ = handle.join();
+            })),
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give the exporter.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers every request with `status` (0 restores normal answers).
+    pub fn fail_with(&self, status: u16) {
+        self.state.status.store(status, Ordering::Relaxed);
+    }
+
+    /// Waits `delay` before answering each request.
+    pub fn delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(u64::try_from(delay.as_millis()).unwrap(), Ordering::Relaxed);
+    }
+
+    /// Export requests received.
+    pub fn requests(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+
+    /// Every span received so far, in arrival order.
+    pub fn spans(&self) -> Vec<Received> {
+        let requests = self.state.requests.lock().unwrap();
+        let mut out = Vec::new();
+        for request in requests.iter() {
+            for rs in &request.resource_spans {
+                let resource: Vec<(String, String)> = rs
+                    .resource
+                    .iter()
+                    .flat_map(|r| &r.attributes)
+                    .map(|kv| (kv.key.clone(), value_text(kv.value.as_ref())))
+                    .collect();
+                for ss in &rs.scope_spans {
+                    let scope = ss
+                        .scope
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default();
+                    for span in &ss.spans {
+                        out.push(Received {
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            span: span.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until at least `n` spans arrived (or `timeout`), then returns them all.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let spans = self.spans();
+            if spans.len() >= n || Instant::now() >= deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops listening now (the port is free when this returns).
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let delay = self.0.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.0.status.load(Ordering::Relaxed) != 0 {
+            return Err(tonic::Status::unavailable("receiver told to fail"));
+        }
+        self.0.store(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// Serves HTTP/1.1 keep-alive requests on one connection until it closes.
+fn serve_http(stream: TcpStream, state: &State) {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap_or((line, ""));
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).unwrap();
+                let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).unwrap();
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length, 0);
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+        let delay = state.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
+        let status = state.status.load(Ordering::Relaxed);
+        let response = if status != 0 {
+            format!("HTTP/1.1 {status} Failing\r\ncontent-length: 0\r\n\r\n").into_bytes()
+        } else if !request_line.starts_with("POST /v1/traces ") {
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec()
+        } else {
+            match ExportTraceServiceRequest::decode(body.as_slice()) {
+                Ok(request) => {
+                    state.store(request);
+                    let reply = ExportTraceServiceResponse {
+                        partial_success: None,
+                    }
+                    .encode_to_vec();
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+                        reply.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&reply);
+                    r
+                }
+                Err(_) => b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n".to_vec(),
+            }
+        };
+        if writer.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
