@@ -333,7 +333,7 @@ fn collector_down_then_slow_then_back() {
     receiver.delay(Duration::from_secs(2));
     let elapsed = calls(2000);
     assert!(
-        elapsed < Duration::from_millis(1000),
+        elapsed < Duration::from_secs(1),
         "2000 calls took {elapsed:?} with a slow collector"
     );
     assert!(pipeline.force_flush(Duration::from_secs(30)));

@@ -1,7 +1,8 @@
 #[obs_runtime::observe]
 fn total(prices: &[u32]) -> Result<u32, String> {
     let sum: u32 = prices.iter().sum();
-    Ok(sum + "1")
+    let extra: u32 = "1";
+    Ok(sum + extra)
 }
 
 fn main() {

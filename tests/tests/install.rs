@@ -1,0 +1,117 @@
+//! `init().install()`: the global subscriber, the metrics server with its token, the
+//! environment, and a second install refused. One test: installing is process-global.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use obs_runtime::InitError;
+use obs_runtime::log::{LogFormat, LogWriter};
+use obs_tests::otlp::Receiver;
+
+fn get(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n").as_bytes())
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[obs_runtime::observe]
+fn handle() -> u32 {
+    tracing::info!("handled");
+    7
+}
+
+#[test]
+fn install_from_the_environment() {
+    let receiver = Receiver::http();
+    let (writer, logs) = LogWriter::memory();
+    let guard = obs_runtime::init()
+        .env([
+            ("OTEL_SERVICE_NAME", "env-service".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme".to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+            ("OBS_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+            ("OBS_METRICS_TOKEN", "s3cret".to_owned()),
+            ("OBS_LOG_FORMAT", "json".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ])
+        .log_writer(writer)
+        .install()
+        .unwrap();
+    let addr = guard.metrics_addr().unwrap();
+    assert_eq!(
+        guard.summary(),
+        format!(
+            "env-service: traces over OTLP http/protobuf to {}/v1/traces; metrics on http://{addr}/metrics",
+            receiver.endpoint()
+        )
+    );
+
+    // The global subscriber is ours.
+    assert_eq!(handle(), 7);
+    let lines = logs.lines();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].contains("\"message\":\"handled\""));
+    assert!(guard.flush(std::time::Duration::from_secs(5)));
+    let spans = receiver.wait_for(1, std::time::Duration::from_secs(5));
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].span.name, "handle");
+    let service = spans[0]
+        .resource
+        .iter()
+        .find(|(k, _)| k == "service.name")
+        .unwrap();
+    assert_eq!(service.1, "env-service");
+    assert!(lines[0].contains(&format!(
+        "\"trace_id\":\"{}\"",
+        obs_tests::otlp::hex(&spans[0].span.trace_id)
+    )));
+
+    // The token guards /metrics, not health.
+    assert_eq!(get(addr, "/metrics", "").0, 401);
+    assert_eq!(
+        get(addr, "/metrics", "Authorization: Bearer wrong\r\n").0,
+        401
+    );
+    let (status, body) = get(addr, "/metrics", "Authorization: Bearer s3cret\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("obs_spans_exported_total 1\n"), "{body}");
+    assert!(body.contains("obs_spans_dropped_total{reason=\"queue_full\"} 0\n"));
+    assert!(body.contains("obs_export_errors_total 0\n"));
+    assert_eq!(get(addr, "/health/live", "").0, 200);
+
+    // Only one global subscriber.
+    let again = obs_runtime::init()
+        .env([("OBS_METRICS_ADDR", "off")])
+        .log_format(LogFormat::Json)
+        .install();
+    assert!(
+        matches!(again, Err(InitError::AlreadyInstalled)),
+        "{again:?}"
+    );
+
+    // A port in use is a clear error.
+    let taken = obs_runtime::init()
+        .env([("OBS_METRICS_ADDR", addr.to_string())])
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        taken
+            .to_string()
+            .starts_with(&format!("cannot serve metrics on {addr}: ")),
+        "{taken}"
+    );
+
+    drop(guard);
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the server stopped with the guard"
+    );
+}

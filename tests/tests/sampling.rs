@@ -1,0 +1,260 @@
+//! Head sampling (ratio, parent-based) and the tail sampler, through an in-memory exporter.
+
+use std::time::Duration;
+
+use obs_runtime::propagation;
+use obs_runtime::trace::{
+    InMemoryExporter, PipelineConfig, Sampler, SpanRecord, Status, TailSampling,
+};
+use obs_runtime::{Telemetry, observe};
+
+fn telemetry(sampler: Sampler, tail: Option<TailSampling>) -> (Telemetry, InMemoryExporter) {
+    let exporter = InMemoryExporter::default();
+    let mut builder = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .exporter(exporter.clone())
+        .sampler(sampler)
+        .batch(PipelineConfig {
+            delay: Duration::from_millis(20),
+            ..PipelineConfig::default()
+        })
+        .metrics_addr(None)
+        .logs(false);
+    if let Some(tail) = tail {
+        builder = builder.tail_sampling(tail);
+    }
+    (builder.build().unwrap(), exporter)
+}
+
+/// Flushes and returns the exported spans sorted by name.
+fn finish(
+    telemetry: Telemetry,
+    exporter: &InMemoryExporter,
+) -> (Vec<SpanRecord>, obs_runtime::trace::PipelineStats) {
+    let pipeline = telemetry.guard.pipeline().unwrap().clone();
+    drop(telemetry.guard);
+    let mut spans = exporter.spans();
+    spans.sort_by(|a, b| a.name.cmp(&b.name));
+    (spans, pipeline.stats())
+}
+
+#[observe]
+fn leaf(fail: bool) -> Result<(), std::io::Error> {
+    if fail {
+        return Err(std::io::Error::other("disk on fire"));
+    }
+    Ok(())
+}
+
+#[observe]
+fn request(fail: bool, sleep_ms: u64) -> Result<(), std::io::Error> {
+    std::thread::sleep(Duration::from_millis(sleep_ms));
+    // The root itself succeeds even when its child fails.
+    let _ = leaf(fail);
+    Ok(())
+}
+
+fn names(spans: &[SpanRecord]) -> Vec<(&str, bool)> {
+    spans
+        .iter()
+        .map(|s| (s.name.as_ref(), s.local_root))
+        .collect()
+}
+
+#[test]
+fn ratio_one_keeps_everything() {
+    let (t, exporter) = telemetry(Sampler::TraceIdRatio(1.0), None);
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        for _ in 0..50 {
+            request(false, 0).unwrap();
+        }
+    });
+    let (spans, stats) = finish(t, &exporter);
+    assert_eq!(spans.len(), 100);
+    assert_eq!(stats.exported, 100);
+    assert!(spans.iter().all(|s| s.sampled));
+}
+
+#[test]
+fn ratio_zero_keeps_nothing_without_tail() {
+    let (t, exporter) = telemetry(Sampler::parent_based(Sampler::TraceIdRatio(0.0)), None);
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        for _ in 0..50 {
+            request(true, 0).unwrap();
+        }
+    });
+    let (spans, stats) = finish(t, &exporter);
+    assert!(spans.is_empty());
+    assert_eq!(stats.exported, 0);
+    // Unsampled spans are never recorded, so nothing is dropped either.
+    assert_eq!(stats.sampled_out, 0);
+}
+
+#[test]
+fn ratio_zero_with_tail_keeps_only_failed_and_slow_traces() {
+    let tail = TailSampling {
+        latency: Duration::from_millis(80),
+        max_spans: 1000,
+    };
+    let (t, exporter) = telemetry(Sampler::parent_based(Sampler::AlwaysOff), Some(tail));
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        request(false, 0).unwrap(); // fast and fine: dropped
+        request(true, 0).unwrap(); // a failed child: kept
+        request(false, 120).unwrap(); // slow root: kept
+        request(false, 0).unwrap(); // dropped
+    });
+    let (spans, stats) = finish(t, &exporter);
+    assert_eq!(
+        names(&spans),
+        [
+            ("leaf", false),
+            ("leaf", false),
+            ("request", true),
+            ("request", true)
+        ]
+    );
+    let failed_leaf = spans
+        .iter()
+        .find(|s| matches!(s.status, Status::Error { .. }))
+        .unwrap();
+    let failed_root = spans
+        .iter()
+        .find(|s| s.name == "request" && s.span_id == failed_leaf.parent_span_id.unwrap())
+        .unwrap();
+    assert_eq!(failed_root.trace_id, failed_leaf.trace_id);
+    let slow_root = spans
+        .iter()
+        .find(|s| s.name == "request" && s.trace_id != failed_leaf.trace_id)
+        .unwrap();
+    assert!(slow_root.duration_nanos() >= 80_000_000);
+    assert!(
+        spans.iter().all(|s| !s.sampled),
+        "the head decision stays 'not sampled'"
+    );
+    assert_eq!(stats.exported, 4);
+    assert_eq!(stats.sampled_out, 4);
+    assert_eq!(stats.tail_evicted, 0);
+}
+
+#[test]
+fn tail_memory_is_bounded_and_evictions_counted() {
+    let tail = TailSampling {
+        latency: Duration::from_secs(60),
+        max_spans: 8,
+    };
+    let (t, exporter) = telemetry(Sampler::AlwaysOff, Some(tail));
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        let root = tracing::info_span!("batch");
+        let _entered = root.enter();
+        for _ in 0..20 {
+            leaf(false).unwrap();
+        }
+    });
+    let (spans, stats) = finish(t, &exporter);
+    // The 9th child overflows the 8 held spans and evicts the whole trace (9 spans); the
+    // next 9 children do it again; the last 2 are held when the root ends, and the trace,
+    // neither failed nor slow, is dropped with them.
+    assert!(spans.is_empty());
+    assert_eq!(stats.tail_evicted, 18);
+    assert_eq!(stats.sampled_out, 3);
+}
+
+#[test]
+fn remote_parent_decision_is_honoured() {
+    let sampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+
+    // The caller sampled; our root sampler says never: the caller wins.
+    let (t, exporter) = telemetry(Sampler::parent_based(Sampler::AlwaysOff), None);
+    let injected = tracing::dispatcher::with_default(&t.dispatch, || {
+        let caller = propagation::parse_traceparent(sampled).unwrap();
+        let span = tracing::info_span!("GET /orders", otel.kind = "server");
+        assert!(obs_runtime::trace::set_parent(
+            &span,
+            &caller,
+            Some("vendor=x")
+        ));
+        span.in_scope(|| {
+            leaf(false).unwrap();
+            let mut headers = Vec::new();
+            propagation::inject(|k, v| headers.push((k, v)));
+            headers
+        })
+    });
+    let (spans, _) = finish(t, &exporter);
+    assert_eq!(names(&spans), [("GET /orders", true), ("leaf", false)]);
+    let server = &spans[0];
+    assert_eq!(
+        server.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
+        server.parent_span_id.unwrap().to_string(),
+        "00f067aa0ba902b7"
+    );
+    assert!(server.parent_remote && server.sampled);
+    assert_eq!(server.kind, obs_runtime::trace::SpanKind::Server);
+    assert_eq!(server.trace_state.as_deref(), Some("vendor=x"));
+    assert_eq!(spans[1].parent_span_id, Some(server.span_id));
+    assert_eq!(spans[1].trace_state.as_deref(), Some("vendor=x"));
+    assert_eq!(
+        injected,
+        [
+            (
+                "traceparent",
+                format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", server.span_id)
+            ),
+            ("tracestate", "vendor=x".to_owned()),
+        ]
+    );
+
+    // The caller did not sample; our root sampler says always: the caller wins again.
+    let (t, exporter) = telemetry(Sampler::parent_based(Sampler::AlwaysOn), None);
+    let injected = tracing::dispatcher::with_default(&t.dispatch, || {
+        let caller = propagation::parse_traceparent(unsampled).unwrap();
+        let span = tracing::info_span!("GET /orders", otel.kind = "server");
+        assert!(obs_runtime::trace::set_parent(&span, &caller, None));
+        span.in_scope(|| {
+            leaf(false).unwrap();
+            let mut headers = Vec::new();
+            propagation::inject(|k, v| headers.push((k, v)));
+            headers
+        })
+    });
+    let (spans, _) = finish(t, &exporter);
+    assert!(spans.is_empty());
+    assert_eq!(injected.len(), 1);
+    assert!(
+        injected[0]
+            .1
+            .starts_with("00-0af7651916cd43dd8448eb211c80319c-")
+    );
+    assert!(injected[0].1.ends_with("-00"));
+}
+
+#[test]
+fn exemplars_only_from_sampled_spans() {
+    obs_runtime::metric! {
+        /// Test counter.
+        counter SAMPLED_WORK("sampling_test_work_total");
+    }
+    let (t, exporter) = telemetry(Sampler::AlwaysOff, None);
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        tracing::info_span!("unsampled").in_scope(|| SAMPLED_WORK.inc());
+    });
+    assert_eq!(SAMPLED_WORK.get(), 1);
+    assert_eq!(SAMPLED_WORK.exemplar(), None);
+    drop(finish(t, &exporter));
+
+    let (t, exporter) = telemetry(Sampler::AlwaysOn, None);
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        tracing::info_span!("sampled").in_scope(|| SAMPLED_WORK.inc_by(2));
+        SAMPLED_WORK.inc(); // outside any span: the exemplar stays
+    });
+    let (spans, _) = finish(t, &exporter);
+    assert_eq!(SAMPLED_WORK.get(), 4);
+    let exemplar = SAMPLED_WORK.exemplar().unwrap();
+    assert_eq!(exemplar.trace_id, spans[0].trace_id.to_bytes());
+    assert_eq!(exemplar.span_id, spans[0].span_id.to_bytes());
+    assert_eq!(exemplar.value, 2.0);
+}
