@@ -50,13 +50,15 @@
 //!
 //! # Supported Rust versions
 //!
-//! The minimum supported Rust version is 1.85 (edition 2024).
+//! The minimum supported Rust version is 1.88 (edition 2024, let chains).
 
 #![deny(missing_docs)]
 
 // Lets `metric!` expand inside this crate too (self-metrics).
 extern crate self as obs_runtime;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod dynamic;
 pub mod encoding;
 mod exemplar;
@@ -313,7 +315,9 @@ pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, obser
 #[doc(inline)]
 pub use obs_macros::metric;
 pub use registry::{Exposition, Registry, RegistryError, catalogue};
-pub use server::{DEFAULT_ADDR, MetricsServer, ReadyCheck, ServerConfig};
+pub use server::{
+    DEFAULT_ADDR, MetricsResponse, MetricsServer, ReadyCheck, ServerConfig, metrics_response,
+};
 
 /// Items the macros expand to. Not a stable API: names and signatures change without notice.
 #[doc(hidden)]

@@ -284,8 +284,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(config: &ServerConfig, header: Option<&str>) -> bool {
-    let Some(token) = &config.token else {
+fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
+    let Some(token) = token else {
         return true;
     };
     let Some(header) = header else {
@@ -296,6 +296,60 @@ fn authorized(config: &ServerConfig, header: Option<&str>) -> bool {
     };
     scheme.eq_ignore_ascii_case("bearer")
         && constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+}
+
+/// The answer to a `/metrics` request, for serving it from your own HTTP stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsResponse {
+    /// `200`, or `401` when a token is required and the request lacks it.
+    pub status: u16,
+    /// The negotiated exposition format's content type.
+    pub content_type: &'static str,
+    /// Extra headers, names in lowercase (`www-authenticate` on a `401`).
+    pub headers: Vec<(&'static str, &'static str)>,
+    /// The exposition, or a short error text.
+    pub body: String,
+}
+
+/// Answers a `/metrics` request: checks `Authorization: Bearer <token>` when `token` is
+/// set (in constant time), then renders `registry` in the format the `Accept` header
+/// prefers.
+///
+/// ```
+/// use obs_runtime::{Registry, metrics_response};
+///
+/// let denied = metrics_response(Registry::global(), Some("s3cret"), None, None);
+/// assert_eq!(denied.status, 401);
+/// let ok = metrics_response(
+///     Registry::global(),
+///     Some("s3cret"),
+///     Some("application/openmetrics-text"),
+///     Some("Bearer s3cret"),
+/// );
+/// assert_eq!(ok.status, 200);
+/// assert!(ok.body.ends_with("# EOF\n"));
+/// ```
+pub fn metrics_response(
+    registry: &Registry,
+    token: Option<&str>,
+    accept: Option<&str>,
+    authorization: Option<&str>,
+) -> MetricsResponse {
+    if !authorized(token, authorization) {
+        return MetricsResponse {
+            status: 401,
+            content_type: TEXT,
+            headers: vec![("www-authenticate", "Bearer realm=\"metrics\"")],
+            body: "unauthorized\n".to_owned(),
+        };
+    }
+    let exposition = registry.render(accept);
+    MetricsResponse {
+        status: 200,
+        content_type: exposition.content_type,
+        headers: Vec::new(),
+        body: exposition.body,
+    }
 }
 
 fn serve(mut stream: TcpStream, config: &ServerConfig) -> io::Result<()> {
@@ -334,23 +388,18 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig) -> io::Result<()> {
     }
     match request.path.as_str() {
         "/metrics" => {
-            if !authorized(config, request.authorization.as_deref()) {
-                return write_response(
-                    stream,
-                    401,
-                    TEXT,
-                    &[("WWW-Authenticate", "Bearer realm=\"metrics\"")],
-                    "unauthorized\n",
-                    head_only,
-                );
-            }
-            let exposition = config.registry.render(request.accept.as_deref());
+            let response = metrics_response(
+                config.registry,
+                config.token.as_deref(),
+                request.accept.as_deref(),
+                request.authorization.as_deref(),
+            );
             write_response(
                 stream,
-                200,
-                exposition.content_type,
-                &[],
-                &exposition.body,
+                response.status,
+                response.content_type,
+                &response.headers,
+                &response.body,
                 head_only,
             )
         }

@@ -93,7 +93,7 @@ fn bearer_token_guards_metrics_only() {
     let addr = server.local_addr();
     let (status, head, _) = get(addr, "/metrics", "");
     assert_eq!(status, 401);
-    assert!(head.contains("WWW-Authenticate: Bearer"));
+    assert!(head.contains("www-authenticate: Bearer realm=\"metrics\""));
     assert_eq!(
         get(addr, "/metrics", "Authorization: Bearer wrong-token\r\n").0,
         401
