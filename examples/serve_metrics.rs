@@ -1,18 +1,20 @@
-//! Serves `/metrics`, `/health/live` and `/health/ready` with obs's embedded server while
-//! a background worker updates metrics.
+//! A background worker instrumented with obs and set up by `obs_runtime::init()`: JSON
+//! logs (pretty on a terminal) with trace ids, `/metrics`, `/health/live` and
+//! `/health/ready` on the embedded server, and OTLP traces when a collector is configured.
 //!
 //! ```text
-//! cargo run -p obs-examples --example serve_metrics            # 127.0.0.1:9464
-//! cargo run -p obs-examples --example serve_metrics -- 127.0.0.1:9500
+//! cargo run -p obs-examples --example serve_metrics
 //! curl -s localhost:9464/metrics
-//! curl -s -H 'Accept: application/openmetrics-text' localhost:9464/metrics
+//! curl -s -H 'Accept: application/openmetrics-text' localhost:9464/metrics   # exemplars
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p obs-examples --example serve_metrics
+//! OBS_METRICS_ADDR=127.0.0.1:9500 OBS_METRICS_TOKEN=s3cret cargo run -p obs-examples --example serve_metrics
 //! ```
 //!
-//! Set `OBS_METRICS_TOKEN` to require `Authorization: Bearer <token>` on `/metrics`.
+//! Pass a number to stop after that many jobs (the guard then flushes the spans).
 
 use std::time::Duration;
 
-use obs_runtime::{Label, MetricsServer, ServerConfig, metric, observe};
+use obs_runtime::{Label, metric, observe, tracing};
 
 /// Kinds of background work.
 #[derive(Clone, Copy, Debug, Label)]
@@ -29,36 +31,35 @@ metric! {
 }
 
 /// One unit of background work; every seventh fails.
-#[observe]
+#[observe(fields(job = n), err(level = "warn"))]
 fn run_job(n: u64) -> Result<Job, std::io::Error> {
     std::thread::sleep(Duration::from_millis(50 + (n % 7) * 20));
     if n % 7 == 6 {
         return Err(std::io::Error::other("report template missing"));
     }
-    Ok(if n % 3 == 0 { Job::Report } else { Job::Email })
+    let job = if n.is_multiple_of(3) {
+        Job::Report
+    } else {
+        Job::Email
+    };
+    // Inside the sampled span: this increment keeps the span's ids as its exemplar.
+    JOBS.with(job).inc();
+    tracing::info!(kind = job.as_str(), "job done");
+    Ok(job)
 }
 
-fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| obs_runtime::DEFAULT_ADDR.to_owned());
-    let addr = addr.parse().map_err(|e| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
-    })?;
-    let server = MetricsServer::start(ServerConfig {
-        addr,
-        token: std::env::var("OBS_METRICS_TOKEN").ok(),
-        ..ServerConfig::default()
-    })?;
-    println!(
-        "metrics: http://{}/metrics (Ctrl-C to stop)",
-        server.local_addr()
-    );
-    println!("health:  http://{}/health/ready", server.local_addr());
-    for n in 0.. {
-        if let Ok(job) = run_job(n) {
-            JOBS.with(job).inc();
-        }
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let jobs: Option<u64> = std::env::args().nth(1).map(|n| n.parse()).transpose()?;
+    let telemetry = obs_runtime::init()
+        .service_name("obs-worker-example")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .install()?;
+    tracing::info!(setup = telemetry.summary(), "started");
+    if let Some(addr) = telemetry.metrics_addr() {
+        eprintln!("metrics: http://{addr}/metrics   health: http://{addr}/health/ready");
+    }
+    for n in 0..jobs.unwrap_or(u64::MAX) {
+        let _ = run_job(n);
     }
     Ok(())
 }

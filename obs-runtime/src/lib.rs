@@ -90,6 +90,12 @@ pub use metric::{
 };
 pub use name::MetricKind;
 pub use obs_macros::{ErrorLabel, Label};
+/// The `tracing` crate obs is built on, so a service can log and open spans with one
+/// dependency: `use obs_runtime::tracing;`.
+pub use tracing;
+/// `tracing-subscriber`, for composing [`trace::TraceLayer`] and [`log::LogLayer`] into a
+/// subscriber of your own.
+pub use tracing_subscriber;
 
 /// Instruments a function: a `tracing` span, error recording and RED metrics in one.
 ///

@@ -262,6 +262,11 @@ where
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
+        if meta.target() == "obs::exception" {
+            // A span event of `#[observe]` (the trace carries it); a failed call logs a
+            // line only when it asks with `err(level = ..)`.
+            return;
+        }
         let mut fields = EventFields::default();
         event.record(&mut fields);
         let span = ctx.event_span(event);

@@ -136,11 +136,11 @@ async fn work(i: u64) -> Result<u64, std::fmt::Error> {
     for _ in 0..(i % 3) {
         tokio::task::yield_now().await;
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         // Only an abort ends these.
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         Err(std::fmt::Error)
     } else {
         Ok(i)

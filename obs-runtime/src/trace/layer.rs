@@ -363,11 +363,12 @@ pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) 
         state.parent_remote = true;
         state.trace_state = trace_state.map(Arc::from);
         state.exemplars = sampled && layer.is_some_and(|l| l.pipeline.is_some());
-        if let Some(layer) = layer {
-            if layer.recording(sampled) && state.record.is_none() {
-                state.start = unix_nanos();
-                state.record = Some(TraceLayer::new_record(meta, state));
-            }
+        if let Some(layer) = layer
+            && layer.recording(sampled)
+            && state.record.is_none()
+        {
+            state.start = unix_nanos();
+            state.record = Some(TraceLayer::new_record(meta, state));
         }
         if let Some(record) = &mut state.record {
             record.trace_id = parent.trace_id;
