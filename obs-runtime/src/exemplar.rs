@@ -103,9 +103,9 @@ impl ExemplarSlot {
 
 /// Seconds since the Unix epoch, for exemplar timestamps.
 pub(crate) fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    #[allow(clippy::cast_precision_loss, reason = "microsecond precision is kept")]
+    let seconds = crate::time::unix_nanos() as f64 * 1e-9;
+    seconds
 }
 
 #[cfg(test)]

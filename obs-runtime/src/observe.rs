@@ -22,7 +22,7 @@ use crate::metric::Histogram;
 use crate::name::MetricKind;
 
 /// The process-wide TSC clock (calibrated once), read raw on the hot path.
-fn clock() -> &'static quanta::Clock {
+pub(crate) fn clock() -> &'static quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
 }

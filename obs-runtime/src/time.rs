@@ -1,12 +1,64 @@
 //! Wall-clock time for spans, logs and exemplars.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Nanoseconds since the Unix epoch (0 for a clock set before 1970).
-pub(crate) fn unix_nanos() -> u64 {
+/// Nanoseconds since the Unix epoch from the system clock (0 before 1970).
+fn system_unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// How often the TSC-derived wall clock is re-anchored to the system clock, in ns, so
+/// that NTP adjustments reach span timestamps.
+const REANCHOR_NANOS: u64 = 10_000_000_000;
+
+/// The raw TSC reading all offsets are measured from.
+struct Anchor {
+    base_raw: u64,
+    /// Unix nanoseconds at `base_raw`, as last measured.
+    offset: AtomicU64,
+    /// Nanoseconds after `base_raw` of the last re-anchoring.
+    anchored_at: AtomicU64,
+}
+
+fn anchor() -> &'static Anchor {
+    static ANCHOR: OnceLock<Anchor> = OnceLock::new();
+    ANCHOR.get_or_init(|| {
+        let base_raw = crate::observe::clock().raw();
+        Anchor {
+            base_raw,
+            offset: AtomicU64::new(system_unix_nanos()),
+            anchored_at: AtomicU64::new(0),
+        }
+    })
+}
+
+/// Nanoseconds since the Unix epoch, from the TSC clock (one raw read and a multiply,
+/// about half the cost of `SystemTime::now` here), re-anchored to the system clock every
+/// 10 s.
+pub(crate) fn unix_nanos() -> u64 {
+    let anchor = anchor();
+    let clock = crate::observe::clock();
+    let since_base = clock.delta_as_nanos(anchor.base_raw, clock.raw());
+    if since_base.saturating_sub(anchor.anchored_at.load(Ordering::Relaxed)) > REANCHOR_NANOS {
+        reanchor(anchor, since_base);
+    }
+    anchor
+        .offset
+        .load(Ordering::Relaxed)
+        .saturating_add(since_base)
+}
+
+#[cold]
+fn reanchor(anchor: &Anchor, since_base: u64) {
+    anchor.anchored_at.store(since_base, Ordering::Relaxed);
+    anchor.offset.store(
+        system_unix_nanos().saturating_sub(since_base),
+        Ordering::Relaxed,
+    );
 }
 
 /// Writes `nanos` (since the Unix epoch) as RFC 3339 UTC with microseconds, e.g.
@@ -47,6 +99,19 @@ mod tests {
         let mut s = String::new();
         write_rfc3339(&mut s, nanos);
         s
+    }
+
+    #[test]
+    fn tsc_wall_clock_tracks_the_system_clock() {
+        for _ in 0..3 {
+            let ours = unix_nanos();
+            let system = system_unix_nanos();
+            assert!(ours.abs_diff(system) < 50_000_000, "{ours} vs {system}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let a = unix_nanos();
+        let b = unix_nanos();
+        assert!(b >= a);
     }
 
     #[test]

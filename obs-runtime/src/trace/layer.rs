@@ -1,9 +1,10 @@
 //! The `tracing-subscriber` layer that gives spans W3C identity and records them.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -48,6 +49,7 @@ impl TraceLayer {
     /// Sends finished spans to `pipeline`.
     #[must_use]
     pub fn with_pipeline(mut self, pipeline: &Pipeline) -> Self {
+        EXEMPLARS_ON.store(true, Ordering::Relaxed);
         self.pipeline = Some(pipeline.clone());
         self
     }
@@ -113,25 +115,42 @@ struct Entered {
 thread_local! {
     /// The spans entered on this thread, innermost last.
     static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+    /// The exemplar ids of the innermost entered span (span id 0: none), mirrored from
+    /// `STACK` so that metric updates read two plain cells: no lazy initialisation, no
+    /// borrow flag.
+    static TOP_SPAN: Cell<u64> = const { Cell::new(0) };
+    static TOP_TRACE: Cell<u128> = const { Cell::new(0) };
+}
+
+/// Whether any trace layer that exports exists: until then metric updates skip the
+/// thread-local lookup altogether.
+static EXEMPLARS_ON: AtomicBool = AtomicBool::new(false);
+
+/// Mirrors the top of `stack` into the exemplar cells.
+fn publish_top(stack: &[Entered]) {
+    let (trace, span) = match stack.last() {
+        Some(top) if top.exemplars => {
+            (top.context.trace_id.to_u128(), top.context.span_id.to_u64())
+        }
+        _ => (0, 0),
+    };
+    let _ = TOP_TRACE.try_with(|c| c.set(trace));
+    let _ = TOP_SPAN.try_with(|c| c.set(span));
 }
 
 /// The ids of the innermost entered span on this thread when its trace is sampled and
 /// exported: what a metric update keeps as its exemplar.
 #[inline]
 pub(crate) fn sampled_current() -> Option<([u8; 16], [u8; 8])> {
-    STACK
-        .try_with(|stack| {
-            let stack = stack.try_borrow().ok()?;
-            let top = stack.last()?;
-            top.exemplars.then(|| {
-                (
-                    top.context.trace_id.to_bytes(),
-                    top.context.span_id.to_bytes(),
-                )
-            })
-        })
-        .ok()
-        .flatten()
+    if !EXEMPLARS_ON.load(Ordering::Relaxed) {
+        return None;
+    }
+    let span = TOP_SPAN.try_with(Cell::get).unwrap_or(0);
+    if span == 0 {
+        return None;
+    }
+    let trace = TOP_TRACE.try_with(Cell::get).unwrap_or(0);
+    Some((trace.to_be_bytes(), span.to_be_bytes()))
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -185,7 +204,7 @@ where
         if self.recording(sampled) || (is_root && self.pipeline.is_some()) {
             state.start = unix_nanos();
             let mut record = Self::new_record(span.metadata(), &state);
-            attrs.record(&mut SpanFields(&mut record));
+            attrs.record(&mut SpanFields(&mut record, span.metadata(), true));
             state.record = Some(record);
         }
         span.extensions_mut().insert(state);
@@ -195,12 +214,13 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        let meta = span.metadata();
         let mut extensions = span.extensions_mut();
         if let Some(record) = extensions
             .get_mut::<SpanState>()
             .and_then(|s| s.record.as_mut())
         {
-            values.record(&mut SpanFields(record));
+            values.record(&mut SpanFields(record, meta, false));
         }
     }
 
@@ -251,6 +271,7 @@ where
         let _ = STACK.try_with(|stack| {
             if let Ok(mut stack) = stack.try_borrow_mut() {
                 stack.push(entered);
+                publish_top(&stack);
             }
         });
     }
@@ -264,6 +285,7 @@ where
                 } else if let Some(i) = stack.iter().rposition(|e| e.id == id) {
                     stack.remove(i);
                 }
+                publish_top(&stack);
             }
         });
     }
@@ -392,6 +414,7 @@ pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) 
                     e.context = context;
                     e.exemplars = exemplars;
                 }
+                publish_top(&stack);
             }
         });
     }
@@ -399,12 +422,32 @@ pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) 
 }
 
 /// Records span fields into a [`SpanRecord`], mapping the `otel.*` conventions.
-struct SpanFields<'a>(&'a mut SpanRecord);
+/// The flag is set while recording a new span's fields, which are unique by name.
+struct SpanFields<'a>(
+    &'a mut SpanRecord,
+    &'static tracing::Metadata<'static>,
+    bool,
+);
+
+impl SpanFields<'_> {
+    /// `value` without an allocation when it equals one of the callsite's static strings
+    /// (as `code.function` and `code.namespace` of `#[observe]` spans do).
+    fn owned(&self, value: &str) -> Cow<'static, str> {
+        let meta = self.1;
+        [Some(meta.name()), meta.module_path(), Some(meta.target())]
+            .into_iter()
+            .flatten()
+            .find(|s| *s == value)
+            .map_or_else(|| Cow::Owned(value.to_owned()), Cow::Borrowed)
+    }
+}
 
 impl SpanFields<'_> {
     fn set(&mut self, key: &'static str, value: AttrValue) {
         let attributes = &mut self.0.attributes;
-        if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key) {
+        if self.2 {
+            attributes.push((key, value));
+        } else if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
         } else {
             attributes.push((key, value));
@@ -412,32 +455,43 @@ impl SpanFields<'_> {
     }
 
     fn text(&mut self, field: &Field, value: &str) {
+        let name = field.name();
+        let Some(otel) = name.strip_prefix("otel.") else {
+            let value = self.owned(value);
+            self.set(name, AttrValue::Str(value));
+            return;
+        };
         let record = &mut *self.0;
-        match field.name() {
-            "otel.name" => record.name = Cow::Owned(value.to_owned()),
-            "otel.kind" => {
+        match otel {
+            "name" => record.name = Cow::Owned(value.to_owned()),
+            "kind" => {
                 if let Some(kind) = SpanKind::parse(value) {
                     record.kind = kind;
                 }
             }
-            "otel.status_code" => {
-                record.status = match value.to_ascii_uppercase().as_str() {
-                    "ERROR" => Status::Error {
+            "status_code" => {
+                record.status = if value.eq_ignore_ascii_case("error") {
+                    Status::Error {
                         description: match &record.status {
                             Status::Error { description } => description.clone(),
                             _ => Cow::Borrowed(""),
                         },
-                    },
-                    "OK" => Status::Ok,
-                    _ => Status::Unset,
+                    }
+                } else if value.eq_ignore_ascii_case("ok") {
+                    Status::Ok
+                } else {
+                    Status::Unset
                 };
             }
-            "otel.status_message" => {
+            "status_message" => {
                 if let Status::Error { description } = &mut record.status {
                     *description = Cow::Owned(value.to_owned());
                 }
             }
-            name => self.set(name, AttrValue::Str(Cow::Owned(value.to_owned()))),
+            _ => {
+                let value = self.owned(value);
+                self.set(name, AttrValue::Str(value));
+            }
         }
     }
 }

@@ -48,14 +48,16 @@ pub enum SpanKind {
 
 impl SpanKind {
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "internal" => Self::Internal,
-            "server" => Self::Server,
-            "client" => Self::Client,
-            "producer" => Self::Producer,
-            "consumer" => Self::Consumer,
-            _ => return None,
-        })
+        [
+            ("internal", Self::Internal),
+            ("server", Self::Server),
+            ("client", Self::Client),
+            ("producer", Self::Producer),
+            ("consumer", Self::Consumer),
+        ]
+        .into_iter()
+        .find(|(name, _)| s.eq_ignore_ascii_case(name))
+        .map(|(_, kind)| kind)
     }
 }
 

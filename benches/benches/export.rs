@@ -1,0 +1,201 @@
+//! An observed call whose span is exported through obs's batch pipeline, against
+//! `#[tracing::instrument]` + `tracing-opentelemetry` over the OpenTelemetry SDK's batch
+//! processor, both exporting with the same `opentelemetry-otlp` HTTP/protobuf exporter to
+//! the same OTLP sink on 127.0.0.1, in one run.
+//!
+//! `cargo bench -p obs-benches --bench export`; results in the crate's README.
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use obs_runtime::{ErrorLabel, metric, observe};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// The benchmark's error type.
+#[derive(Debug, ErrorLabel)]
+pub enum BenchError {
+    /// The input was odd.
+    Odd,
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("odd input")
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+#[inline(never)]
+fn body(x: u64) -> Result<u64, BenchError> {
+    if x % 2 == 1 {
+        Err(BenchError::Odd)
+    } else {
+        Ok(x / 2)
+    }
+}
+
+#[observe]
+#[inline(never)]
+fn obs_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+#[tracing::instrument(skip_all, err)]
+#[inline(never)]
+fn instrument_call(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+metric! {
+    /// Floor: calls.
+    pub counter EXPORT_FLOOR_CALLS("export_floor_calls_total");
+    /// Floor: duration.
+    pub histogram EXPORT_FLOOR_SECONDS("export_floor_duration_seconds", buckets = obs_runtime::FUNCTION_BUCKETS);
+}
+
+/// `#[tracing::instrument]` plus the RED metrics obs also records, written by hand.
+#[tracing::instrument(skip_all, err)]
+#[inline(never)]
+fn instrument_with_metrics_call(x: u64) -> Result<u64, BenchError> {
+    let start = quanta::Instant::now();
+    let out = body(x);
+    let elapsed = quanta::Instant::now().saturating_duration_since(start);
+    EXPORT_FLOOR_CALLS.inc();
+    EXPORT_FLOOR_SECONDS.observe(elapsed.as_secs_f64());
+    out
+}
+
+/// An OTLP/HTTP sink: answers every export with an empty success, discarding the spans.
+fn sink() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the sink");
+    let addr = listener.local_addr().expect("sink address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone the stream");
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let header = line.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                    if writer.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// obs's subscriber (filter, trace layer, pipeline; logs off) exporting to `addr`.
+fn obs_dispatch(addr: SocketAddr) -> (tracing::Dispatch, obs_runtime::Guard) {
+    let telemetry = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .service_name("bench")
+        .otlp_endpoint(format!("http://{addr}"))
+        .metrics_addr(None)
+        .logs(false)
+        .build()
+        .expect("obs pipeline");
+    (telemetry.dispatch, telemetry.guard)
+}
+
+/// tracing-opentelemetry over the SDK's batch processor (on a Tokio runtime, which the
+/// hyper-based HTTP exporter needs) exporting to `addr`.
+fn otel_dispatch(
+    addr: SocketAddr,
+    runtime: &tokio::runtime::Runtime,
+) -> (
+    tracing::Dispatch,
+    opentelemetry_sdk::trace::SdkTracerProvider,
+) {
+    let _entered = runtime.enter();
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(format!("http://{addr}/v1/traces"))
+        .build()
+        .expect("OTLP exporter");
+    let processor =
+        opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder_empty()
+                .with_service_name("bench")
+                .build(),
+        )
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    (tracing::Dispatch::new(subscriber), provider)
+}
+
+fn export(c: &mut Criterion) {
+    let addr = sink();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (obs, _obs_guard) = obs_dispatch(addr);
+    let (otel, provider) = otel_dispatch(addr, &runtime);
+
+    let mut g = c.benchmark_group("observed_call_exported");
+    for (label, x) in [("ok", 2u64), ("err", 3u64)] {
+        tracing::dispatcher::with_default(&obs, || {
+            g.bench_function(format!("obs_observe/{label}"), |b| {
+                b.iter(|| obs_call(black_box(x)));
+            });
+        });
+        tracing::dispatcher::with_default(&otel, || {
+            g.bench_function(format!("tracing_instrument_otel/{label}"), |b| {
+                b.iter(|| instrument_call(black_box(x)));
+            });
+            g.bench_function(
+                format!("tracing_instrument_otel_with_metrics/{label}"),
+                |b| {
+                    b.iter(|| instrument_with_metrics_call(black_box(x)));
+                },
+            );
+        });
+    }
+    g.finish();
+    let _ = provider.shutdown();
+}
+
+criterion_group!(benches, export);
+criterion_main!(benches);
