@@ -30,6 +30,13 @@
 //! assert!(line.contains(r#""trace_id":""#));
 //! ```
 //!
+//! ```
+//! use obs_runtime::name::looks_sensitive;
+//! assert!(looks_sensitive("DB_PASSWORD") && looks_sensitive("x-api-key"));
+//! assert!(looks_sensitive("session_token") && looks_sensitive("Authorization"));
+//! assert!(!looks_sensitive("tokenizer") && !looks_sensitive("author"));
+//! ```
+//!
 //! [`looks_sensitive`]: crate::name::looks_sensitive
 
 use std::borrow::Cow;
