@@ -86,6 +86,12 @@ fn install_from_the_environment() {
     assert!(body.contains("obs_export_errors_total 0\n"));
     assert_eq!(get(addr, "/health/live", "").0, 200);
 
+    // The W3C propagators are installed for OpenTelemetry-based libraries too.
+    let mut fields: Vec<String> =
+        opentelemetry::global::get_text_map_propagator(|p| p.fields().map(str::to_owned).collect());
+    fields.sort();
+    assert_eq!(fields, ["baggage", "traceparent", "tracestate"]);
+
     // Only one global subscriber.
     let again = obs_runtime::init()
         .env([("OBS_METRICS_ADDR", "off")])
