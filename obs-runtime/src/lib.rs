@@ -51,7 +51,10 @@
 //!   `opentelemetry-otlp`, and the W3C propagators installed in `opentelemetry::global`.
 //!   Without it, [`init`] still installs traces (ids, sampling, exemplars to a custom
 //!   [`trace::SpanExporter`]), logs and the metrics server, and refuses an OTLP endpoint.
-//! - `axum`: `obs_runtime::axum::metrics_handler` for serving `/metrics` from your own axum router.
+//! - `axum`: `obs_runtime::axum`: the tower layer for HTTP services (RED metrics per route,
+//!   server spans, propagation, request ids), health checks, and a `/metrics` handler.
+//! - `reqwest`: `obs_runtime::reqwest::Traced`, trace-context injection for outgoing
+//!   `reqwest` requests.
 //!
 //! # Runtime
 //!
@@ -89,6 +92,8 @@ pub mod name;
 mod observe;
 pub mod propagation;
 mod registry;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 mod self_metrics;
 mod server;
 mod time;

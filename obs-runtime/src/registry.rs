@@ -196,6 +196,10 @@ impl Registry {
                     &crate::observe::FunctionCalls as &'static dyn Collect,
                     &crate::observe::FunctionDuration,
                     &crate::observe::FunctionConcurrent,
+                    #[cfg(feature = "axum")]
+                    &crate::axum::HttpRequests,
+                    #[cfg(feature = "axum")]
+                    &crate::axum::HttpDuration,
                 ] {
                     if let Err(e) = inner.add(Entry::Static(family)) {
                         inner.catalogue_errors.push(e);

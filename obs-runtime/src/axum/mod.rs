@@ -1,5 +1,6 @@
-//! Serving `/metrics` from your own axum 0.8 router (feature `axum`), instead of the
-//! embedded server.
+//! HTTP services on axum 0.8 (feature `axum`): [`ObsLayer`] for RED metrics, server spans,
+//! propagation and request ids; [`Health`] for health checks; [`metrics_handler`] to serve
+//! `/metrics` from your own router instead of the embedded server.
 //!
 //! ```
 //! use axum::Router;
@@ -18,6 +19,39 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::{Registry, metrics_response};
+
+mod health;
+mod layer;
+mod routes;
+
+pub use health::{ComponentHealth, Health, HealthReport};
+pub use layer::{
+    CLIENT_CLOSED, MAX_REQUEST_ID_LEN, ObsLayer, ObsService, REQUEST_ID_HEADER, RequestId,
+    ResponseFuture,
+};
+pub(crate) use routes::{HttpDuration, HttpRequests};
+pub use routes::{MAX_ENDPOINTS, UNMATCHED};
+
+/// Writes the current span's `traceparent` (and `tracestate`) into `headers`, for an
+/// outgoing request made with any `http`-based client.
+///
+/// ```
+/// let mut headers = axum::http::HeaderMap::new();
+/// obs_runtime::axum::inject_headers(&mut headers); // outside a span: nothing to write
+/// assert!(headers.is_empty());
+/// ```
+pub fn inject_headers(headers: &mut HeaderMap) {
+    crate::propagation::inject(|name, value| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    });
+}
+
+/// Reads the W3C trace context of an incoming request's headers.
+pub fn extract_headers(headers: &HeaderMap) -> Option<crate::propagation::Extracted> {
+    crate::propagation::extract(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+}
 
 /// A handler that renders the global registry in the format the request's `Accept`
 /// prefers; with a `token`, it requires `Authorization: Bearer <token>` (else `401`).

@@ -1,0 +1,3 @@
+//! The example programs' shared code: the orders service (see `examples/orders.rs`).
+
+pub mod orders;

@@ -1,0 +1,258 @@
+//! Health checks: registered async checks with timeouts behind `/health/live` and
+//! `/health/ready`, and the `app_health{component}` gauge.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::{DynamicFamily, DynamicOptions, Gauge, Registry};
+
+type CheckFn = dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync;
+
+struct Check {
+    name: String,
+    timeout: Duration,
+    run: Arc<CheckFn>,
+}
+
+/// The registered checks. Clones share them.
+///
+/// ```
+/// use std::time::Duration;
+/// use obs_runtime::axum::Health;
+///
+/// let health = Health::new();
+/// health.register("database", Duration::from_millis(500), || async { Ok(()) });
+/// health.register("cache", Duration::from_millis(100), || async {
+///     Err("connection refused".to_owned())
+/// });
+/// let app: axum::Router = health.router();
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let report = rt.block_on(health.check());
+/// assert!(!report.ready);
+/// assert_eq!(report.components[0].name, "cache");
+/// assert_eq!(report.components[0].error.as_deref(), Some("connection refused"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Health {
+    checks: Arc<RwLock<Vec<Arc<Check>>>>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .checks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        f.debug_struct("Health").field("checks", &names).finish()
+    }
+}
+
+/// One component's state in a [`HealthReport`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentHealth {
+    /// The check's name.
+    pub name: String,
+    /// Whether it passed within its timeout.
+    pub healthy: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+/// The result of running every check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthReport {
+    /// Every check passed.
+    pub ready: bool,
+    /// Per check, sorted by name.
+    pub components: Vec<ComponentHealth>,
+}
+
+impl HealthReport {
+    /// `{"status":"ready"|"not ready","components":{"db":{"status":"up","latency_ms":1.2},…}}`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        out.push_str(if self.ready {
+            "{\"status\":\"ready\",\"components\":{"
+        } else {
+            "{\"status\":\"not ready\",\"components\":{"
+        });
+        for (i, c) in self.components.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(&mut out, &c.name);
+            let _ = write!(
+                out,
+                ":{{\"status\":\"{}\",\"latency_ms\":{:.3}",
+                if c.healthy { "up" } else { "down" },
+                c.latency.as_secs_f64() * 1000.0
+            );
+            if let Some(error) = &c.error {
+                out.push_str(",\"error\":");
+                json_str(&mut out, error);
+            }
+            out.push('}');
+        }
+        out.push_str("}}\n");
+        out
+    }
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `app_health{component}`: 1 when the component's last check passed, else 0.
+fn gauge() -> &'static DynamicFamily<Gauge, 1> {
+    static FAMILY: OnceLock<Arc<DynamicFamily<Gauge, 1>>> = OnceLock::new();
+    FAMILY.get_or_init(|| {
+        Registry::global()
+            .register_dynamic::<Gauge, 1>(
+                DynamicOptions::new(
+                    "app_health",
+                    "Health of each component: 1 when its last check passed, else 0.",
+                    ["component"],
+                )
+                .max_series(100),
+                (),
+            )
+            .unwrap_or_else(|_| {
+                // Taken only if a user registered the name first; keep a private family so
+                // that checks still run.
+                Registry::new()
+                    .register_dynamic::<Gauge, 1>(
+                        DynamicOptions::new("app_health", "Component health.", ["component"]),
+                        (),
+                    )
+                    .unwrap_or_else(|e| unreachable!("a fresh registry accepts it: {e}"))
+            })
+    })
+}
+
+impl Health {
+    /// No checks: always ready.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a check. It fails when it returns `Err`, or does not finish within `timeout`.
+    /// A check registered again under the same name replaces the earlier one.
+    pub fn register<F, Fut>(&self, name: impl Into<String>, timeout: Duration, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let name = name.into();
+        gauge().with([name.as_str()]).set(0);
+        let check = Arc::new(Check {
+            name,
+            timeout,
+            run: Arc::new(move || Box::pin(check())),
+        });
+        let mut checks = self.checks.write().unwrap_or_else(PoisonError::into_inner);
+        checks.retain(|c| c.name != check.name);
+        checks.push(check);
+        checks.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// Runs every check concurrently and updates `app_health`.
+    pub async fn check(&self) -> HealthReport {
+        let checks: Vec<Arc<Check>> = self
+            .checks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, check) in checks.iter().enumerate() {
+            let check = Arc::clone(check);
+            set.spawn(async move {
+                let start = Instant::now();
+                let result = tokio::time::timeout(check.timeout, (check.run)()).await;
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => Some(format!("timed out after {:?}", check.timeout)),
+                };
+                (i, error, start.elapsed())
+            });
+        }
+        let mut components: Vec<ComponentHealth> = checks
+            .iter()
+            .map(|c| ComponentHealth {
+                name: c.name.clone(),
+                healthy: false,
+                error: Some("the check panicked".to_owned()),
+                latency: Duration::ZERO,
+            })
+            .collect();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((i, error, latency)) = joined {
+                components[i].healthy = error.is_none();
+                components[i].error = error;
+                components[i].latency = latency;
+            }
+        }
+        for c in &components {
+            gauge().with([c.name.as_str()]).set(i64::from(c.healthy));
+        }
+        HealthReport {
+            ready: components.iter().all(|c| c.healthy),
+            components,
+        }
+    }
+
+    /// `/health/live` (200 while the process serves) and `/health/ready` (200 with every
+    /// component's state, 503 when a check fails).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let health = self.clone();
+        Router::new()
+            .route(
+                "/health/live",
+                get(|| async { json(StatusCode::OK, "{\"status\":\"alive\"}\n".to_owned()) }),
+            )
+            .route(
+                "/health/ready",
+                get(move || {
+                    let health = health.clone();
+                    async move {
+                        let report = health.check().await;
+                        let status = if report.ready {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        };
+                        json(status, report.to_json())
+                    }
+                }),
+            )
+    }
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}

@@ -1,0 +1,330 @@
+//! The tower layer: RED metrics per route template, a server span, propagation and
+//! request ids for every request.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::MatchedPath;
+use axum::http::header::{HOST, USER_AGENT};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::routes::{Route, routes};
+use crate::label::{HttpMethod, Label};
+use crate::{log, propagation, trace};
+
+/// The request id header, accepted when well-formed and always echoed.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The longest accepted incoming request id.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Status code recorded for a request whose client went away before the response
+/// (nginx's "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+crate::metric! {
+    /// HTTP requests being handled, by method.
+    pub(crate) gauge HTTP_IN_PROGRESS("http_requests_in_progress", method: HttpMethod);
+}
+
+/// The request id of the request being handled, in its extensions (for handlers that
+/// return it in a body or pass it on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub Arc<str>);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A well-formed incoming id: 1 to 128 visible ASCII characters.
+fn accepted_id(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(REQUEST_ID_HEADER)?.as_bytes();
+    if value.is_empty()
+        || value.len() > MAX_REQUEST_ID_LEN
+        || !value.iter().all(|b| (0x21..=0x7e).contains(b))
+    {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+/// A new id: 32 random hex digits.
+fn new_id() -> String {
+    trace::TraceId::random().to_string()
+}
+
+/// Gives every request of an axum router (or any tower HTTP service):
+///
+/// - `http_requests_total{method, endpoint, status_code}`,
+///   `http_request_duration_seconds{method, endpoint}` and
+///   `http_requests_in_progress{method}`, where `endpoint` is the matched route template
+///   (axum's [`MatchedPath`]), `__unmatched__` for requests no route matched, and
+///   `__overflow__` past [`MAX_ENDPOINTS`](super::MAX_ENDPOINTS) templates; methods outside
+///   the standard set count as `OTHER`. A request whose client disconnects before the
+///   response is counted with `status_code="499"`.
+/// - A server span named `"{METHOD} {route}"` (just `"{METHOD}"` when unmatched) with the
+///   OpenTelemetry HTTP attributes (`http.request.method`, `http.route`,
+///   `http.response.status_code`, `url.scheme`, `url.path`, `server.address`,
+///   `user_agent.original`; never the query string), `otel.kind = "server"`, and status
+///   ERROR for 5xx responses and service errors. It continues the caller's trace from
+///   `traceparent`/`tracestate` (malformed headers are ignored).
+/// - A request id: `X-Request-ID` when well-formed (1–128 visible ASCII characters), else
+///   a new one; echoed on the response, recorded on the span as `request_id`, bound to
+///   every log line of the request, and available to handlers as [`RequestId`].
+///
+/// Add it with `Router::layer` so that it wraps every route and the fallback:
+///
+/// ```
+/// use axum::Router;
+/// use axum::routing::get;
+///
+/// let app: Router = Router::new()
+///     .route("/api/orders/{id}", get(|| async { "order" }))
+///     .layer(obs_runtime::axum::ObsLayer::new());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ObsLayer {
+    _private: (),
+}
+
+impl ObsLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ObsLayer {
+    type Service = ObsService<S>;
+
+    fn layer(&self, inner: S) -> ObsService<S> {
+        ObsService { inner }
+    }
+}
+
+/// The service [`ObsLayer`] wraps around yours.
+#[derive(Clone, Debug)]
+pub struct ObsService<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower_service::Service<Request<B>> for ObsService<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<RB>>,
+    S::Error: fmt::Display,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let start = crate::observe::clock().raw();
+        let method = HttpMethod::from_bytes(request.method().as_str().as_bytes());
+        let template = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| Arc::<str>::from(m.as_str()));
+        let route = routes().get(template.as_deref());
+        let headers = request.headers();
+        let id: Arc<str> = match accepted_id(headers) {
+            Some(id) => Arc::from(id),
+            None => Arc::from(new_id()),
+        };
+        let span = server_span(&request, method, template.as_deref(), &id);
+        if let Some(incoming) =
+            propagation::extract(|name| request.headers().get(name).and_then(|v| v.to_str().ok()))
+        {
+            trace::set_parent(&span, &incoming.context, incoming.trace_state.as_deref());
+        }
+        log::bind(&span, "request_id", &id);
+        let echo = HeaderValue::from_str(&id).ok();
+        request.extensions_mut().insert(RequestId(Arc::clone(&id)));
+        HTTP_IN_PROGRESS.with(method).inc();
+        let inner = span.in_scope(|| self.inner.call(request));
+        ResponseFuture {
+            inner,
+            state: Some(InFlight {
+                span,
+                route,
+                method,
+                start,
+                echo,
+            }),
+        }
+    }
+}
+
+fn server_span<B>(
+    request: &Request<B>,
+    method: HttpMethod,
+    template: Option<&str>,
+    id: &str,
+) -> Span {
+    let name = match template {
+        Some(route) => format!("{} {route}", method.as_str()),
+        None => method.as_str().to_owned(),
+    };
+    let headers = request.headers();
+    let uri = request.uri();
+    let host = uri
+        .host()
+        .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host));
+    let span = tracing::info_span!(
+        target: "obs::http",
+        "http.request",
+        otel.name = %name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method.as_str(),
+        http.request.method_original = Empty,
+        http.route = Empty,
+        http.response.status_code = Empty,
+        url.path = uri.path(),
+        url.scheme = uri.scheme_str().unwrap_or("http"),
+        server.address = Empty,
+        user_agent.original = Empty,
+        request_id = id,
+        error.type = Empty,
+    );
+    if method == HttpMethod::Other {
+        span.record("http.request.method", "_OTHER");
+        span.record("http.request.method_original", request.method().as_str());
+    }
+    if let Some(route) = template {
+        span.record("http.route", route);
+    }
+    if let Some(host) = host {
+        span.record("server.address", host);
+    }
+    if let Some(agent) = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
+        span.record("user_agent.original", agent);
+    }
+    span
+}
+
+/// What is left to record once the response (or its absence) is known.
+struct InFlight {
+    span: Span,
+    route: Arc<Route>,
+    method: HttpMethod,
+    start: u64,
+    echo: Option<HeaderValue>,
+}
+
+impl InFlight {
+    fn finish(self, status: u16, error: Option<&str>) {
+        let _entered = self.span.enter();
+        self.span.record("http.response.status_code", status);
+        if status >= 500 || error.is_some() {
+            self.span.record("otel.status_code", "ERROR");
+            self.span
+                .record("error.type", error.unwrap_or(status_text(status)));
+        }
+        let clock = crate::observe::clock();
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "durations below 2^53 ns are exact"
+        )]
+        let seconds = clock.delta_as_nanos(self.start, clock.raw()) as f64 * 1e-9;
+        let cells = self.route.method(self.method);
+        cells.duration.observe(seconds);
+        cells.statuses.inc(status);
+        HTTP_IN_PROGRESS.with(self.method).dec();
+    }
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        500 => "500",
+        501 => "501",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        CLIENT_CLOSED => "499",
+        _ => "5xx",
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ObsService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<InFlight>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before the response: the client went away (or a timeout layer
+            // above gave up). Count it, and bring in-progress back down.
+            if let Some(state) = this.project().state.take() {
+                state.finish(CLIENT_CLOSED, Some("client_closed"));
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, RB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+    E: fmt::Display,
+{
+    type Output = Result<Response<RB>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.state.as_ref().map(|s| s.span.enter());
+            match this.inner.poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => result,
+            }
+        };
+        let Some(state) = this.state.take() else {
+            return Poll::Ready(result);
+        };
+        match result {
+            Ok(mut response) => {
+                if let Some(echo) = state.echo.clone() {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(REQUEST_ID_HEADER), echo);
+                }
+                state.finish(response.status().as_u16(), None);
+                Poll::Ready(Ok(response))
+            }
+            Err(error) => {
+                {
+                    let _entered = state.span.enter();
+                    tracing::event!(
+                        target: "obs::exception",
+                        tracing::Level::ERROR,
+                        exception.r#type = "handler_error",
+                        exception.message = %error,
+                        "exception"
+                    );
+                }
+                state.finish(500, Some("handler_error"));
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
