@@ -383,3 +383,125 @@ pub fn global_counter(name: &str, labels: &[(&str, &str)]) -> f64 {
         .and_then(|l| l.rsplit_once(' '))
         .map_or(0.0, |(_, v)| v.parse().unwrap_or(f64::NAN))
 }
+
+/// A response read by [`http_call`].
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercased) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` over a fresh loopback connection.
+/// `headers` are raw bytes so that tests can send malformed values.
+pub fn http_call(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: Option<&str>,
+) -> HttpResponse {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
+            .into_bytes();
+    for (k, v) in headers {
+        request.extend_from_slice(k.as_bytes());
+        request.extend_from_slice(b": ");
+        request.extend_from_slice(v);
+        request.extend_from_slice(b"\r\n");
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        request.extend_from_slice(
+            format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(body.as_bytes());
+    stream.write_all(&request).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.get(9..12))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let body = if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The value of one sample of the global registry (text format), or `None` when absent.
+pub fn global_sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = obs_runtime::Registry::global().render(None).body;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|line| {
+            let series = line.rsplit_once(' ').map_or(*line, |(s, _)| s);
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            let pairs: Vec<&str> = if rest.is_empty() {
+                Vec::new()
+            } else {
+                rest.trim_end_matches('}').split("\",").collect()
+            };
+            n == name
+                && pairs.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit_once(' '))
+        .map(|(_, v)| v.parse().unwrap_or(f64::NAN))
+}

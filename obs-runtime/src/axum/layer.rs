@@ -69,7 +69,8 @@ fn new_id() -> String {
 ///   `__overflow__` past [`MAX_ENDPOINTS`](super::MAX_ENDPOINTS) templates; methods outside
 ///   the standard set count as `OTHER`. A request whose client disconnects before the
 ///   response is counted with `status_code="499"`.
-/// - A server span named `"{METHOD} {route}"` (just `"{METHOD}"` when unmatched) with the
+/// - A server span named `"{METHOD} {route}"` (just `"{METHOD}"` when unmatched, `HTTP`
+///   for a non-standard method) with the
 ///   OpenTelemetry HTTP attributes (`http.request.method`, `http.route`,
 ///   `http.response.status_code`, `url.scheme`, `url.path`, `server.address`,
 ///   `user_agent.original`; never the query string), `otel.kind = "server"`, and status
@@ -171,9 +172,14 @@ fn server_span<B>(
     template: Option<&str>,
     id: &str,
 ) -> Span {
+    // OpenTelemetry: `{method} {route}`, where an unknown method reads `HTTP`.
+    let shown = match method {
+        HttpMethod::Other => "HTTP",
+        known => known.as_str(),
+    };
     let name = match template {
-        Some(route) => format!("{} {route}", method.as_str()),
-        None => method.as_str().to_owned(),
+        Some(route) => format!("{shown} {route}"),
+        None => shown.to_owned(),
     };
     let headers = request.headers();
     let uri = request.uri();

@@ -1,0 +1,385 @@
+//! The axum layer on the orders service, over real loopback sockets, with the global
+//! subscriber exporting to an OTLP receiver: exact RED counts per route template and
+//! status, in-progress back to zero after client aborts, server spans with the HTTP
+//! attributes and the caller's trace, request ids in responses and logs, and the malformed
+//! inputs of the issue. One test: it installs the process-global subscriber.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use obs_examples::orders::{Store, app};
+use obs_runtime::log::{LogFormat, LogWriter, MemoryLog};
+use obs_runtime::trace::PipelineConfig;
+use obs_tests::otlp::{Received, Receiver, attr, hex};
+use obs_tests::{global_sample, http_call};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatus;
+use serde_json::Value;
+
+fn requests(method: &str, endpoint: &str, status: &str) -> f64 {
+    global_sample(
+        "http_requests_total",
+        &[
+            ("method", method),
+            ("endpoint", endpoint),
+            ("status_code", status),
+        ],
+    )
+    .unwrap_or(0.0)
+}
+
+fn in_progress(method: &str) -> f64 {
+    global_sample("http_requests_in_progress", &[("method", method)]).unwrap()
+}
+
+const ORDER: &str =
+    r#"{"user_id":7,"items":[{"sku":"A1","quantity":2,"price":19.5}],"payment_method":"card"}"#;
+const BIG_ORDER: &str =
+    r#"{"user_id":7,"items":[{"sku":"A1","quantity":1,"price":9000}],"payment_method":"paypal"}"#;
+const EMPTY_ORDER: &str = r#"{"user_id":7,"items":[],"payment_method":"card"}"#;
+
+fn post(addr: SocketAddr, body: &str, headers: &[(&str, &[u8])]) -> obs_tests::HttpResponse {
+    http_call(addr, "POST", "/api/orders", headers, Some(body))
+}
+
+fn spans_named<'a>(spans: &'a [Received], name: &str) -> Vec<&'a Received> {
+    spans.iter().filter(|s| s.span.name == name).collect()
+}
+
+fn log_lines(logs: &MemoryLog) -> Vec<Value> {
+    logs.lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn http_layer_end_to_end() {
+    let receiver = Receiver::http();
+    let (writer, logs) = LogWriter::memory();
+    let guard = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .service_name("orders-test")
+        .otlp_endpoint(receiver.endpoint())
+        .batch(PipelineConfig {
+            delay: Duration::from_millis(50),
+            ..PipelineConfig::default()
+        })
+        .metrics_addr(None)
+        .log_format(LogFormat::Json)
+        .log_writer(writer)
+        .install()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let serve = |router: Router| -> SocketAddr {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    };
+    let addr = serve(app(Store::new(), None));
+
+    // ---- Exact counts per route template and status -------------------------------------
+    for _ in 0..3 {
+        assert_eq!(post(addr, ORDER, &[]).status, 201);
+    }
+    assert_eq!(post(addr, EMPTY_ORDER, &[]).status, 400);
+    assert_eq!(post(addr, BIG_ORDER, &[]).status, 402);
+    assert_eq!(
+        http_call(addr, "GET", "/api/orders/1", &[], None).status,
+        200
+    );
+    assert_eq!(
+        http_call(addr, "GET", "/api/orders/2?verbose=1", &[], None).status,
+        200
+    );
+    assert_eq!(
+        http_call(addr, "GET", "/api/orders/999", &[], None).status,
+        404
+    );
+    assert_eq!(http_call(addr, "GET", "/api/nope", &[], None).status, 404);
+    assert_eq!(http_call(addr, "GET", "/etc/passwd", &[], None).status, 404);
+    assert_eq!(
+        http_call(addr, "BREW", "/api/orders", &[], None).status,
+        405
+    );
+    assert_eq!(requests("POST", "/api/orders", "201"), 3.0);
+    assert_eq!(requests("POST", "/api/orders", "400"), 1.0);
+    assert_eq!(requests("POST", "/api/orders", "402"), 1.0);
+    assert_eq!(requests("GET", "/api/orders/{id}", "200"), 2.0);
+    assert_eq!(requests("GET", "/api/orders/{id}", "404"), 1.0);
+    assert_eq!(requests("GET", "__unmatched__", "404"), 2.0);
+    assert_eq!(requests("OTHER", "/api/orders", "405"), 1.0);
+    let text = obs_runtime::Registry::global().render(None).body;
+    assert!(
+        !text.contains("/api/nope") && !text.contains("/etc/passwd"),
+        "raw paths never become labels"
+    );
+    assert_eq!(
+        global_sample(
+            "http_request_duration_seconds_count",
+            &[("method", "POST"), ("endpoint", "/api/orders")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(in_progress("GET"), 0.0);
+    assert_eq!(in_progress("POST"), 0.0);
+    obs_tests::promtool_check(&text);
+
+    // ---- Request ids ------------------------------------------------------------------
+    let echoed = post(addr, ORDER, &[("X-Request-ID", b"req-abc_123")]);
+    assert_eq!(echoed.header("x-request-id"), Some("req-abc_123"));
+    let body: Value = serde_json::from_str(&echoed.body).unwrap();
+    assert_eq!(body["request_id"], "req-abc_123");
+    let long = "x".repeat(200);
+    for bad in [long.as_bytes(), "caf\u{e9}".as_bytes(), b"two words", b""] {
+        let r = http_call(addr, "GET", "/api/orders/1", &[("X-Request-ID", bad)], None);
+        assert_eq!(r.status, 200);
+        let id = r.header("x-request-id").unwrap();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    let generated = http_call(addr, "GET", "/api/orders/1", &[], None);
+    assert_eq!(generated.header("x-request-id").unwrap().len(), 32);
+    let lines = log_lines(&logs);
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["request_id"] == "req-abc_123")
+        .collect();
+    let messages: Vec<&str> = of_request
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["payment captured", "order created"]);
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.get("span").is_some())
+            .all(|l| l.get("request_id").is_some())
+    );
+
+    // ---- The caller's trace, span attributes -------------------------------------------
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller = "00f067aa0ba902b7";
+    let traced = post(
+        addr,
+        ORDER,
+        &[
+            (
+                "traceparent",
+                format!("00-{trace_id}-{caller}-01").as_bytes(),
+            ),
+            ("X-Request-ID", b"traced-1"),
+            ("User-Agent", b"obs-test/1.0"),
+        ],
+    );
+    assert_eq!(traced.status, 201);
+    let malformed = post(
+        addr,
+        ORDER,
+        &[
+            ("traceparent", b"00-not-a-trace-01"),
+            ("X-Request-ID", b"malformed-1"),
+        ],
+    );
+    assert_eq!(malformed.status, 201, "a malformed traceparent is ignored");
+    assert!(guard.flush(Duration::from_secs(10)));
+    let spans = receiver.spans();
+    let servers = spans_named(&spans, "POST /api/orders");
+    let server = servers
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("traced-1"))
+        .unwrap();
+    assert_eq!(hex(&server.span.trace_id), trace_id);
+    assert_eq!(hex(&server.span.parent_span_id), caller);
+    assert_eq!(server.span.kind, SpanKind::Server as i32);
+    let a = |k: &str| attr(&server.span.attributes, k);
+    assert_eq!(a("http.request.method").as_deref(), Some("POST"));
+    assert_eq!(a("http.route").as_deref(), Some("/api/orders"));
+    assert_eq!(a("http.response.status_code").as_deref(), Some("201"));
+    assert_eq!(a("url.path").as_deref(), Some("/api/orders"));
+    assert_eq!(a("url.scheme").as_deref(), Some("http"));
+    assert_eq!(a("server.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(a("user_agent.original").as_deref(), Some("obs-test/1.0"));
+    assert_eq!(
+        server.span.status.as_ref().map_or(0, |s| s.code),
+        OtlpStatus::Unset as i32
+    );
+    let child = spans
+        .iter()
+        .find(|s| s.span.name == "create_order" && s.span.parent_span_id == server.span.span_id)
+        .unwrap();
+    assert_eq!(child.span.trace_id, server.span.trace_id);
+    let created = lines_for(&logs, "traced-1", "order created");
+    assert_eq!(created["trace_id"], trace_id);
+
+    let fresh = servers
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("malformed-1"))
+        .unwrap();
+    assert!(fresh.span.parent_span_id.is_empty());
+    assert_ne!(hex(&fresh.span.trace_id), trace_id);
+
+    let get_span = spans_named(&spans, "GET /api/orders/{id}")
+        .into_iter()
+        .find(|s| attr(&s.span.attributes, "url.path").as_deref() == Some("/api/orders/2"))
+        .unwrap();
+    assert!(
+        !get_span
+            .span
+            .attributes
+            .iter()
+            .any(|kv| obs_tests::otlp::value_text(kv.value.as_ref()).contains("verbose")),
+        "no query string"
+    );
+    let unmatched = spans_named(&spans, "GET");
+    assert_eq!(
+        unmatched.len(),
+        2,
+        "unmatched requests are named by method alone"
+    );
+    assert!(
+        unmatched
+            .iter()
+            .all(|s| attr(&s.span.attributes, "http.route").is_none())
+    );
+    let brew = spans_named(&spans, "HTTP /api/orders");
+    assert_eq!(brew.len(), 1);
+    assert_eq!(
+        attr(&brew[0].span.attributes, "http.request.method").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        attr(&brew[0].span.attributes, "http.request.method_original").as_deref(),
+        Some("BREW")
+    );
+
+    // ---- 5xx and service errors ---------------------------------------------------------
+    let failing = serve(
+        Router::new()
+            .route("/boom", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+            .layer(obs_runtime::axum::ObsLayer::new()),
+    );
+    assert_eq!(
+        http_call(
+            failing,
+            "GET",
+            "/boom",
+            &[("X-Request-ID", b"boom-1")],
+            None
+        )
+        .status,
+        503
+    );
+    assert_eq!(requests("GET", "/boom", "503"), 1.0);
+    let error_service = tower::ServiceExt::oneshot(
+        tower_layer::Layer::layer(
+            &obs_runtime::axum::ObsLayer::new(),
+            tower::service_fn(|_req: axum::http::Request<axum::body::Body>| async {
+                Err::<axum::http::Response<axum::body::Body>, _>(std::io::Error::other(
+                    "backend exploded",
+                ))
+            }),
+        ),
+        axum::http::Request::builder()
+            .method("DELETE")
+            .uri("/anything")
+            .header("x-request-id", "svc-err-1")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    );
+    let err = rt.block_on(error_service).unwrap_err();
+    assert_eq!(err.to_string(), "backend exploded");
+    assert_eq!(requests("DELETE", "__unmatched__", "500"), 1.0);
+    assert_eq!(in_progress("DELETE"), 0.0);
+    assert!(guard.flush(Duration::from_secs(10)));
+    let spans = receiver.spans();
+    let boom = spans
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("boom-1"))
+        .unwrap();
+    assert_eq!(boom.span.name, "GET /boom");
+    assert_eq!(
+        boom.span.status.as_ref().unwrap().code,
+        OtlpStatus::Error as i32
+    );
+    assert_eq!(
+        attr(&boom.span.attributes, "error.type").as_deref(),
+        Some("503")
+    );
+    let failed = spans
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("svc-err-1"))
+        .unwrap();
+    assert_eq!(
+        failed.span.status.as_ref().unwrap().code,
+        OtlpStatus::Error as i32
+    );
+    assert_eq!(
+        attr(&failed.span.attributes, "error.type").as_deref(),
+        Some("handler_error")
+    );
+    assert_eq!(failed.span.events.len(), 1);
+    assert_eq!(
+        attr(&failed.span.events[0].attributes, "exception.message").as_deref(),
+        Some("backend exploded")
+    );
+
+    // ---- Concurrency with client aborts -------------------------------------------------
+    // 30 fast user lookups complete; 10 slow ones (300 ms) are abandoned after 50 ms.
+    std::thread::scope(|s| {
+        for i in 1..=40u64 {
+            s.spawn(move || {
+                if i <= 30 {
+                    let id = if i.is_multiple_of(7) { i + 1 } else { i };
+                    assert_eq!(
+                        http_call(addr, "GET", &format!("/api/users/{id}"), &[], None).status,
+                        200
+                    );
+                } else {
+                    use std::io::Write as _;
+                    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                    let id = 7 * i;
+                    stream
+                        .write_all(
+                            format!("GET /api/users/{id} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+                        )
+                        .unwrap();
+                    std::thread::sleep(Duration::from_millis(50));
+                    drop(stream);
+                }
+            });
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while requests("GET", "/api/users/{id}", "499") < 10.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(requests("GET", "/api/users/{id}", "200"), 30.0);
+    assert_eq!(requests("GET", "/api/users/{id}", "499"), 10.0);
+    assert_eq!(
+        global_sample(
+            "http_request_duration_seconds_count",
+            &[("method", "GET"), ("endpoint", "/api/users/{id}")]
+        ),
+        Some(40.0)
+    );
+    assert_eq!(in_progress("GET"), 0.0);
+    drop(guard);
+}
+
+fn lines_for(logs: &MemoryLog, request_id: &str, message: &str) -> Value {
+    log_lines(logs)
+        .into_iter()
+        .find(|l| l["request_id"] == request_id && l["message"] == message)
+        .unwrap_or_else(|| panic!("a log line {message:?} for {request_id}"))
+}
