@@ -200,16 +200,23 @@ fn validate(order: &NewOrder) -> Result<f64, OrderError> {
 
 #[observe]
 fn reserve_stock(store: &Store, warehouse: Warehouse, units: u64) -> Result<(), OrderError> {
-    let stock = &store.stock[warehouse.index()];
-    stock
+    store.stock[warehouse.index()]
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
             left.checked_sub(units)
         })
         .map_err(|_| OrderError::OutOfStock { warehouse })?;
     INVENTORY
         .with(warehouse)
-        .set(i64::try_from(stock.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+        .add(-i64::try_from(units).unwrap_or(i64::MAX));
     Ok(())
+}
+
+/// Puts back stock reserved for an order that failed.
+fn release_stock(store: &Store, warehouse: Warehouse, units: u64) {
+    store.stock[warehouse.index()].fetch_add(units, Ordering::AcqRel);
+    INVENTORY
+        .with(warehouse)
+        .add(i64::try_from(units).unwrap_or(i64::MAX));
 }
 
 #[observe(fields(amount = total), err(level = "warn"))]
@@ -235,8 +242,7 @@ pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderEr
     let units: u64 = new.items.iter().map(|i| u64::from(i.quantity)).sum();
     reserve_stock(store, new.warehouse, units)?;
     if let Err(e) = charge_payment(new.payment_method, total).await {
-        // Give the stock back.
-        store.stock[new.warehouse.index()].fetch_add(units, Ordering::AcqRel);
+        release_stock(store, new.warehouse, units);
         ORDERS_PROCESSED
             .with(OrderStatus::Failure, new.payment_method)
             .inc();

@@ -6,6 +6,7 @@
 )]
 
 pub mod otlp;
+pub mod prom_server;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -403,6 +404,12 @@ impl HttpResponse {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// [`http_call`] for a `GET` that may fail to connect (a server still starting).
+pub fn try_http(addr: std::net::SocketAddr, path: &str) -> Option<HttpResponse> {
+    std::net::TcpStream::connect(addr).ok()?;
+    Some(http_call(addr, "GET", path, &[], None))
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close` over a fresh loopback connection.
