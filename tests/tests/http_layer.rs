@@ -263,6 +263,37 @@ fn http_layer_end_to_end() {
         Some("BREW")
     );
 
+    // ---- Outgoing calls carry the current span: reqwest and any `http` header map ------
+    let (outgoing_trace, outgoing_span) = {
+        let span = tracing::info_span!("outgoing");
+        let _entered = span.enter();
+        let current = obs_runtime::trace::current().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        obs_runtime::axum::inject_headers(&mut headers);
+        assert_eq!(
+            headers["traceparent"],
+            format!("00-{}-{}-01", current.trace_id, current.span_id)
+        );
+        let extracted = obs_runtime::axum::extract_headers(&headers).unwrap();
+        assert_eq!(extracted.context.trace_id, current.trace_id);
+        use obs_runtime::reqwest::Traced as _;
+        let request = reqwest::Client::new()
+            .get(format!("http://{addr}/api/orders/1"))
+            .header("x-request-id", "reqwest-1")
+            .traced();
+        let status = rt.block_on(async { request.send().await.unwrap().status() });
+        assert_eq!(status, 200);
+        (current.trace_id.to_string(), current.span_id.to_string())
+    };
+    assert!(guard.flush(Duration::from_secs(10)));
+    let spans = receiver.spans();
+    let called = spans
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("reqwest-1"))
+        .unwrap();
+    assert_eq!(hex(&called.span.trace_id), outgoing_trace);
+    assert_eq!(hex(&called.span.parent_span_id), outgoing_span);
+
     // ---- 5xx and service errors ---------------------------------------------------------
     let failing = serve(
         Router::new()

@@ -1,0 +1,102 @@
+//! Health checks: `/health/live`, `/health/ready` with each component's state and 503
+//! when one fails or times out, and `app_health{component}`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use obs_runtime::axum::Health;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+async fn get(app: &axum::Router, path: &str) -> (StatusCode, Value) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+fn gauge(component: &str) -> Option<f64> {
+    obs_tests::global_sample("app_health", &[("component", component)])
+}
+
+#[tokio::test]
+async fn readiness_follows_the_checks() {
+    let cache_up = Arc::new(AtomicBool::new(true));
+    let health = Health::new();
+    health.register("hc_database", Duration::from_millis(200), || async {
+        Ok(())
+    });
+    let flag = Arc::clone(&cache_up);
+    health.register("hc_cache", Duration::from_millis(200), move || {
+        let up = flag.load(Ordering::Relaxed);
+        async move {
+            if up {
+                Ok(())
+            } else {
+                Err("connection refused".to_owned())
+            }
+        }
+    });
+    let app: axum::Router = health.router();
+
+    let (status, body) = get(&app, "/health/live").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("alive"))
+    );
+
+    let (status, body) = get(&app, "/health/ready").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["components"]["hc_database"]["status"], "up");
+    assert_eq!(body["components"]["hc_cache"]["status"], "up");
+    assert!(
+        body["components"]["hc_cache"]["latency_ms"]
+            .as_f64()
+            .unwrap()
+            >= 0.0
+    );
+    assert_eq!(gauge("hc_cache"), Some(1.0));
+
+    cache_up.store(false, Ordering::Relaxed);
+    let (status, body) = get(&app, "/health/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "not ready");
+    assert_eq!(body["components"]["hc_cache"]["status"], "down");
+    assert_eq!(
+        body["components"]["hc_cache"]["error"],
+        "connection refused"
+    );
+    assert_eq!(body["components"]["hc_database"]["status"], "up");
+    assert_eq!(gauge("hc_cache"), Some(0.0));
+    assert_eq!(gauge("hc_database"), Some(1.0));
+
+    // A check that hangs fails at its timeout, without holding the others up.
+    health.register("hc_queue", Duration::from_millis(100), || async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(())
+    });
+    cache_up.store(true, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let (status, body) = get(&app, "/health/ready").await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["components"]["hc_queue"]["status"], "down");
+    assert_eq!(
+        body["components"]["hc_queue"]["error"],
+        "timed out after 100ms"
+    );
+    assert_eq!(body["components"]["hc_cache"]["status"], "up");
+    assert_eq!(gauge("hc_queue"), Some(0.0));
+    let text = obs_runtime::Registry::global().render(None).body;
+    obs_tests::promtool_check(&text);
+}
