@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use obs_examples::orders::{Store, app};
 use obs_runtime::log::{LogFormat, LogWriter, MemoryLog};
+use obs_runtime::reqwest::Traced as _;
 use obs_runtime::trace::PipelineConfig;
 use obs_tests::otlp::{Received, Receiver, attr, hex};
 use obs_tests::{global_sample, http_call};
@@ -276,7 +277,6 @@ fn http_layer_end_to_end() {
         );
         let extracted = obs_runtime::axum::extract_headers(&headers).unwrap();
         assert_eq!(extracted.context.trace_id, current.trace_id);
-        use obs_runtime::reqwest::Traced as _;
         let request = reqwest::Client::new()
             .get(format!("http://{addr}/api/orders/1"))
             .header("x-request-id", "reqwest-1")
@@ -287,12 +287,12 @@ fn http_layer_end_to_end() {
     };
     assert!(guard.flush(Duration::from_secs(10)));
     let spans = receiver.spans();
-    let called = spans
+    let downstream = spans
         .iter()
         .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("reqwest-1"))
         .unwrap();
-    assert_eq!(hex(&called.span.trace_id), outgoing_trace);
-    assert_eq!(hex(&called.span.parent_span_id), outgoing_span);
+    assert_eq!(hex(&downstream.span.trace_id), outgoing_trace);
+    assert_eq!(hex(&downstream.span.parent_span_id), outgoing_span);
 
     // ---- 5xx and service errors ---------------------------------------------------------
     let failing = serve(
