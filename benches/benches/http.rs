@@ -70,7 +70,11 @@ impl Client {
             .expect("send");
         self.line.clear();
         self.stream.read_line(&mut self.line).expect("status line");
-        let status = self.line.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = self
+            .line
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut length = 0;
         loop {
             self.line.clear();
@@ -121,13 +125,11 @@ fn http(c: &mut Criterion) {
         axum_prometheus::PrometheusMetricLayer::pair()
     };
     let peer = serve(
-        router()
-            .layer(prometheus_layer)
-            .layer(
-                tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                    tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
-                ),
+        router().layer(prometheus_layer).layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
             ),
+        ),
         plain_subscriber(),
     );
 
@@ -165,9 +167,11 @@ fn http(c: &mut Criterion) {
                 let _entered = upkeep.enter();
                 router()
                     .layer(axum_prometheus::PrometheusMetricLayer::new())
-                    .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                        tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
-                    ))
+                    .layer(
+                        tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                            tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+                        ),
+                    )
             },
             plain_subscriber(),
         ),

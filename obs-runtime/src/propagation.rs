@@ -279,12 +279,13 @@ pub fn inject_context(
     }
 }
 
-/// Writes the current span's context (from the obs trace layer) into an outgoing
-/// request's headers through `set`. Does nothing outside a span, or when the obs layer is
+/// Writes the current span's context (from the obs trace layer), with its trace's baggage,
+/// into an outgoing request's headers through `set`. Does nothing outside a span, or when the obs layer is
 /// not installed.
 pub fn inject(set: impl FnMut(&'static str, String)) {
     if let Some((context, trace_state)) = crate::trace::current_with_state() {
-        inject_context(&context, trace_state.as_deref(), &Baggage::default(), set);
+        let baggage = crate::trace::current_baggage().unwrap_or_default();
+        inject_context(&context, trace_state.as_deref(), &baggage, set);
     }
 }
 

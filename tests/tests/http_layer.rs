@@ -298,6 +298,15 @@ fn http_layer_end_to_end() {
     let failing = serve(
         Router::new()
             .route("/boom", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+            .route(
+                "/echo-context",
+                get(|| async {
+                    // What an outgoing call made by this handler would carry.
+                    let mut out = Vec::new();
+                    obs_runtime::propagation::inject(|k, v| out.push(format!("{k}: {v}")));
+                    out.join("\n")
+                }),
+            )
             .layer(obs_runtime::axum::ObsLayer::new()),
     );
     assert_eq!(
@@ -312,6 +321,31 @@ fn http_layer_end_to_end() {
         503
     );
     assert_eq!(requests("GET", "/boom", "503"), 1.0);
+    let echoed = http_call(
+        failing,
+        "GET",
+        "/echo-context",
+        &[
+            (
+                "traceparent",
+                format!("00-{trace_id}-{caller}-01").as_bytes(),
+            ),
+            ("tracestate", b"vendor=v1"),
+            ("baggage", b"tenant=acme,plan=gold"),
+        ],
+        None,
+    );
+    let lines: Vec<&str> = echoed.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", echoed.body);
+    assert!(
+        lines[0].starts_with(&format!("traceparent: 00-{trace_id}-")) && lines[0].ends_with("-01")
+    );
+    assert!(
+        !lines[0].contains(caller),
+        "the server span is the new parent"
+    );
+    assert_eq!(lines[1], "tracestate: vendor=v1");
+    assert_eq!(lines[2], "baggage: tenant=acme,plan=gold");
     let error_service = tower::ServiceExt::oneshot(
         tower_layer::Layer::layer(
             &obs_runtime::axum::ObsLayer::new(),

@@ -75,7 +75,9 @@ fn new_id() -> String {
 ///   `http.response.status_code`, `url.scheme`, `url.path`, `server.address`,
 ///   `user_agent.original`; never the query string), `otel.kind = "server"`, and status
 ///   ERROR for 5xx responses and service errors. It continues the caller's trace from
-///   `traceparent`/`tracestate` (malformed headers are ignored).
+///   `traceparent`/`tracestate` and carries its `baggage` on (also in the request's
+///   extensions as [`Baggage`](crate::propagation::Baggage)); malformed headers are
+///   ignored.
 /// - A request id: `X-Request-ID` when well-formed (1–128 visible ASCII characters), else
 ///   a new one; echoed on the response, recorded on the span as `request_id`, bound to
 ///   every log line of the request, and available to handlers as [`RequestId`].
@@ -147,6 +149,10 @@ where
             propagation::extract(|name| request.headers().get(name).and_then(|v| v.to_str().ok()))
         {
             trace::set_parent(&span, &incoming.context, incoming.trace_state.as_deref());
+            if !incoming.baggage.is_empty() {
+                trace::set_baggage(&span, incoming.baggage.clone());
+                request.extensions_mut().insert(incoming.baggage);
+            }
         }
         log::bind(&span, "request_id", &id);
         let echo = HeaderValue::from_str(&id).ok();

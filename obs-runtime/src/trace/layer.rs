@@ -17,6 +17,7 @@ use super::{
     AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
     TraceId,
 };
+use crate::propagation::Baggage;
 use crate::time::unix_nanos;
 
 /// Assigns trace and span ids, samples, records and exports spans. See the
@@ -89,6 +90,8 @@ pub(crate) struct SpanState {
     parent: Option<SpanId>,
     parent_remote: bool,
     pub(crate) trace_state: Option<Arc<str>>,
+    /// W3C baggage received with the trace (inherited by children).
+    baggage: Option<Arc<Baggage>>,
     start: u64,
     /// Present while the span may be exported. Roots always have one when a pipeline is
     /// set, because [`set_parent`] may still make them sampled.
@@ -171,10 +174,11 @@ where
         let parent = parent.and_then(|p| {
             p.extensions()
                 .get::<SpanState>()
-                .map(|s| (s.context, s.trace_state.clone()))
+                .map(|s| (s.context, s.trace_state.clone(), s.baggage.clone()))
         });
+        let baggage = parent.as_ref().and_then(|(_, _, b)| b.clone());
         let (trace_id, parent_id, sampled, trace_state) =
-            if let Some((parent, trace_state)) = parent {
+            if let Some((parent, trace_state, _)) = parent {
                 (
                     parent.trace_id,
                     Some(parent.span_id),
@@ -196,6 +200,7 @@ where
             parent: parent_id,
             parent_remote: false,
             trace_state,
+            baggage,
             start: 0,
             record: None,
             exemplars: sampled && self.pipeline.is_some(),
@@ -343,6 +348,23 @@ pub fn current_with_state() -> Option<(SpanContext, Option<Arc<str>>)> {
     with_state(&span, |state, _, _| {
         (state.context, state.trace_state.clone())
     })
+}
+
+/// The W3C baggage of the current span's trace (received by its local root, see
+/// [`set_baggage`]).
+pub fn current_baggage() -> Option<Arc<Baggage>> {
+    let span = Span::current();
+    with_state(&span, |state, _, _| state.baggage.clone()).flatten()
+}
+
+/// Attaches W3C `baggage` to `span` and the spans created under it, so that outgoing
+/// requests made inside them carry it on ([`crate::propagation::inject`]). Returns `false`
+/// when the span is disabled or the obs layer is not installed.
+pub fn set_baggage(span: &Span, baggage: Baggage) -> bool {
+    with_state(span, |state, _, _| {
+        state.baggage = (!baggage.is_empty()).then(|| Arc::new(baggage));
+    })
+    .is_some()
 }
 
 /// Makes `span` the local root of a trace started by a remote caller: it joins the

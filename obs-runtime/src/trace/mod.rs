@@ -50,7 +50,9 @@ mod record;
 mod sampler;
 
 pub use ids::{SpanContext, SpanId, TraceId};
-pub use layer::{TraceLayer, current, current_with_state, set_parent};
+pub use layer::{
+    TraceLayer, current, current_baggage, current_with_state, set_baggage, set_parent,
+};
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpExporter, Protocol};
 pub use pipeline::{
