@@ -56,8 +56,15 @@ fn accepted_id(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A new id: 32 random hex digits.
-fn new_id() -> String {
-    trace::TraceId::random().to_string()
+fn new_id() -> Arc<str> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = trace::TraceId::random().to_u128();
+    let mut digits = [0u8; 32];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((n >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    // ASCII hex digits are UTF-8.
+    Arc::from(std::str::from_utf8(&digits).unwrap_or_default())
 }
 
 /// Gives every request of an axum router (or any tower HTTP service):
@@ -134,17 +141,17 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let start = crate::observe::clock().raw();
         let method = HttpMethod::from_bytes(request.method().as_str().as_bytes());
+        // The span gets the real template even past the metrics' cap on templates.
         let template = request
             .extensions()
             .get::<MatchedPath>()
-            .map(|m| Arc::<str>::from(m.as_str()));
-        let route = routes().get(template.as_deref());
-        let headers = request.headers();
-        let id: Arc<str> = match accepted_id(headers) {
+            .map(MatchedPath::as_str);
+        let route = routes().get(template);
+        let id: Arc<str> = match accepted_id(request.headers()) {
             Some(id) => Arc::from(id),
-            None => Arc::from(new_id()),
+            None => new_id(),
         };
-        let span = server_span(&request, method, template.as_deref(), &id);
+        let span = server_span(&request, method, template, &id);
         if let Some(incoming) =
             propagation::extract(|name| request.headers().get(name).and_then(|v| v.to_str().ok()))
         {
@@ -193,37 +200,28 @@ fn server_span<B>(
         .host()
         .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()))
         .map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host));
-    let span = tracing::info_span!(
+    let (method_attr, method_original) = match method {
+        HttpMethod::Other => ("_OTHER", Some(request.method().as_str())),
+        known => (known.as_str(), None),
+    };
+    // All known values at creation: every later `record` is a lookup in the registry.
+    tracing::info_span!(
         target: "obs::http",
         "http.request",
         otel.name = %name,
         otel.kind = "server",
         otel.status_code = Empty,
-        http.request.method = method.as_str(),
-        http.request.method_original = Empty,
-        http.route = Empty,
+        http.request.method = method_attr,
+        http.request.method_original = method_original,
+        http.route = template,
         http.response.status_code = Empty,
         url.path = uri.path(),
         url.scheme = uri.scheme_str().unwrap_or("http"),
-        server.address = Empty,
-        user_agent.original = Empty,
+        server.address = host,
+        user_agent.original = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
         request_id = id,
         error.type = Empty,
-    );
-    if method == HttpMethod::Other {
-        span.record("http.request.method", "_OTHER");
-        span.record("http.request.method_original", request.method().as_str());
-    }
-    if let Some(route) = template {
-        span.record("http.route", route);
-    }
-    if let Some(host) = host {
-        span.record("server.address", host);
-    }
-    if let Some(agent) = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()) {
-        span.record("user_agent.original", agent);
-    }
-    span
+    )
 }
 
 /// What is left to record once the response (or its absence) is known.
