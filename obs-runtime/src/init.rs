@@ -75,8 +75,6 @@ pub enum InitError {
         /// The error.
         source: std::io::Error,
     },
-    /// The exporter could not be built.
-    Exporter(ExportError),
     /// A global `tracing` subscriber is already set.
     AlreadyInstalled,
 }
@@ -94,7 +92,6 @@ impl fmt::Display for InitError {
                 f,
                 "cannot serve metrics on {addr}: {source} (set OBS_METRICS_ADDR to another address, or `off`)"
             ),
-            Self::Exporter(e) => write!(f, "{e}"),
             Self::AlreadyInstalled => f.write_str(
                 "a global tracing subscriber is already installed; call `install()` once, or use `build()` and install the dispatcher yourself",
             ),
@@ -106,7 +103,6 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::MetricsServer { source, .. } => Some(source),
-            Self::Exporter(e) => Some(e),
             _ => None,
         }
     }
@@ -471,10 +467,14 @@ enum Metrics {
     Off,
 }
 
+/// Builds the exporter on the pipeline's own thread (see [`Pipeline::start_with`]).
+type ExporterFactory =
+    Box<dyn FnOnce() -> Result<Box<dyn SpanExporter>, ExportError> + Send + 'static>;
+
 /// Every setting resolved and validated.
 struct Config {
     resource: Resource,
-    export: Option<Box<dyn SpanExporter>>,
+    export: Option<ExporterFactory>,
     export_desc: String,
     sampler: Sampler,
     pipeline: PipelineConfig,
@@ -752,16 +752,17 @@ impl Config {
             )?;
             Duration::from_millis(traces.or(all).unwrap_or(10_000))
         };
-        let (export, export_desc): (Option<Box<dyn SpanExporter>>, String) =
-            if disabled || exporter_none {
-                (None, "trace export off".to_owned())
-            } else if let Some(exporter) = b.exporter {
-                (Some(exporter), "traces to a custom exporter".to_owned())
-            } else if let Some(endpoint) = endpoint {
-                otlp_exporter(protocol, &endpoint, &headers, timeout)?
-            } else {
-                (None, "no OTLP endpoint: traces are not exported".to_owned())
-            };
+        let (export, export_desc): (Option<ExporterFactory>, String) = if disabled || exporter_none
+        {
+            (None, "trace export off".to_owned())
+        } else if let Some(exporter) = b.exporter {
+            let factory: ExporterFactory = Box::new(move || Ok(exporter));
+            (Some(factory), "traces to a custom exporter".to_owned())
+        } else if let Some(endpoint) = endpoint {
+            otlp_exporter(protocol, &endpoint, &headers, timeout)?
+        } else {
+            (None, "no OTLP endpoint: traces are not exported".to_owned())
+        };
 
         // Logs.
         let (filter_name, directives) = match b.log_filter {
@@ -862,7 +863,7 @@ impl Config {
         };
         let pipeline = self
             .export
-            .map(|exporter| Pipeline::start(exporter, self.pipeline));
+            .map(|make| Pipeline::start_with(make, self.pipeline));
         let mut traces = TraceLayer::new(self.sampler);
         if let Some(p) = &pipeline {
             traces = traces.with_pipeline(p);
@@ -903,17 +904,41 @@ fn signal_url(base: &str, protocol: Protocol) -> String {
     }
 }
 
+/// Validates the OTLP settings here, and defers building the exporter (which owns a Tokio
+/// runtime) to the export thread: creating or dropping a runtime inside the caller's async
+/// context would panic.
 #[cfg(feature = "otlp")]
 fn otlp_exporter(
     protocol: Protocol,
     endpoint: &str,
     headers: &[(String, String)],
     timeout: Duration,
-) -> Result<(Option<Box<dyn SpanExporter>>, String), InitError> {
-    let exporter = crate::trace::OtlpExporter::new(protocol, endpoint, headers, timeout)
-        .map_err(InitError::Exporter)?;
+) -> Result<(Option<ExporterFactory>, String), InitError> {
+    if let Err(e) = endpoint.parse::<http::Uri>() {
+        return Err(InitError::InvalidSetting {
+            setting: "otlp_endpoint",
+            message: format!("{endpoint:?} is not a valid URL: {e}"),
+        });
+    }
+    for (k, v) in headers {
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err()
+            || http::HeaderValue::from_str(v).is_err()
+        {
+            return Err(invalid(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                &format!("{k}={v}"),
+                "header names and values valid in HTTP",
+            ));
+        }
+    }
+    let endpoint_owned = endpoint.to_owned();
+    let headers = headers.to_vec();
+    let factory: ExporterFactory = Box::new(move || {
+        crate::trace::OtlpExporter::new(protocol, &endpoint_owned, &headers, timeout)
+            .map(|e| Box::new(e) as Box<dyn SpanExporter>)
+    });
     Ok((
-        Some(Box::new(exporter)),
+        Some(factory),
         format!("traces over OTLP {} to {endpoint}", protocol.as_str()),
     ))
 }
@@ -924,7 +949,7 @@ fn otlp_exporter(
     _endpoint: &str,
     _headers: &[(String, String)],
     _timeout: Duration,
-) -> Result<(Option<Box<dyn SpanExporter>>, String), InitError> {
+) -> Result<(Option<ExporterFactory>, String), InitError> {
     Err(InitError::InvalidSetting {
         setting: "otlp_endpoint",
         message: "an OTLP endpoint is set but obs-runtime was built without its `otlp` feature"

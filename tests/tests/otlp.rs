@@ -371,3 +371,50 @@ fn collector_down_then_slow_then_back() {
     assert_eq!(receiver.spans().len(), already + 10);
     drop(telemetry.guard);
 }
+
+/// Inside an async runtime (`#[tokio::main]`), building, failing to build and dropping the
+/// pipeline never panics: the exporter's own runtime lives on the export thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_inside_an_async_runtime() {
+    let receiver = Receiver::grpc();
+    let error = obs_runtime::init()
+        .env([("RUST_LOG", "info,[[[")])
+        .otlp_endpoint(receiver.endpoint())
+        .otlp_protocol(Protocol::Grpc)
+        .metrics_addr(None)
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("invalid RUST_LOG="),
+        "{error}"
+    );
+    let error = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .otlp_endpoint(receiver.endpoint())
+        .otlp_header("bad header", "x")
+        .metrics_addr(None)
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid OTEL_EXPORTER_OTLP_HEADERS=\"bad header=x\": expected header names and values valid in HTTP"
+    );
+    let telemetry = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .otlp_endpoint(receiver.endpoint())
+        .otlp_protocol(Protocol::Grpc)
+        .batch(quiet_batch())
+        .metrics_addr(None)
+        .logs(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&telemetry.dispatch, || {
+        assert_eq!(step(41), 42);
+    });
+    drop(telemetry.guard);
+    let spans = receiver.wait_for(1, Duration::from_secs(5));
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].span.name, "step");
+}

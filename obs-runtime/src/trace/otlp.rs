@@ -62,6 +62,11 @@ impl OtlpExporter {
     /// request (HTTP headers or gRPC metadata); one export gives up after `timeout`.
     ///
     /// No connection is made here: an unreachable collector shows up as export errors.
+    /// The exporter owns a single-threaded Tokio runtime, so create and drop it outside
+    /// async code (or build it on the export thread with [`Pipeline::start_with`], as
+    /// [`crate::init`] does).
+    ///
+    /// [`Pipeline::start_with`]: super::Pipeline::start_with
     ///
     /// # Errors
     ///

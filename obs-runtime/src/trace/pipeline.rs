@@ -85,6 +85,15 @@ impl SpanExporter for InMemoryExporter {
     }
 }
 
+/// Stands in for an exporter that could not be built: every batch fails with why.
+struct Unavailable(ExportError);
+
+impl SpanExporter for Unavailable {
+    fn export(&mut self, _batch: Vec<SpanRecord>, _resource: &Resource) -> Result<(), ExportError> {
+        Err(self.0.clone())
+    }
+}
+
 /// Sizes and timing of the batch pipeline (the `OTEL_BSP_*` settings).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineConfig {
@@ -189,6 +198,16 @@ impl fmt::Debug for Pipeline {
 impl Pipeline {
     /// Starts the export thread.
     pub fn start(exporter: Box<dyn SpanExporter>, config: PipelineConfig) -> Self {
+        Self::start_with(move || Ok(exporter), config)
+    }
+
+    /// Starts the export thread and builds the exporter on it with `make`: for exporters
+    /// that own an async runtime, which must not be created or dropped inside another
+    /// one. If `make` fails, every batch fails with its error (counted, never panicking).
+    pub fn start_with(
+        make: impl FnOnce() -> Result<Box<dyn SpanExporter>, ExportError> + Send + 'static,
+        config: PipelineConfig,
+    ) -> Self {
         let (tx, rx) = mpsc::sync_channel(config.max_queue.max(1));
         let shared = Arc::new(Shared {
             tx,
@@ -200,6 +219,7 @@ impl Pipeline {
         let handle = std::thread::Builder::new()
             .name("obs-span-export".into())
             .spawn(move || {
+                let exporter = make().unwrap_or_else(|e| Box::new(Unavailable(e)));
                 Worker {
                     exporter,
                     batch: Vec::with_capacity(config.max_batch.clamp(1, 4096)),
