@@ -6,38 +6,14 @@
 //! `cargo bench -p obs-benches --bench export`; results in the crate's README.
 
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use obs_runtime::{ErrorLabel, metric, observe};
+use obs_benches::{BenchError, body};
+use obs_runtime::{metric, observe};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// The benchmark's error type.
-#[derive(Debug, ErrorLabel)]
-pub enum BenchError {
-    /// The input was odd.
-    Odd,
-}
-
-impl std::fmt::Display for BenchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("odd input")
-    }
-}
-
-impl std::error::Error for BenchError {}
-
-#[inline(never)]
-fn body(x: u64) -> Result<u64, BenchError> {
-    if x % 2 == 1 {
-        Err(BenchError::Odd)
-    } else {
-        Ok(x / 2)
-    }
-}
 
 #[observe]
 #[inline(never)]
@@ -68,51 +44,6 @@ fn instrument_with_metrics_call(x: u64) -> Result<u64, BenchError> {
     EXPORT_FLOOR_CALLS.inc();
     EXPORT_FLOOR_SECONDS.observe(elapsed.as_secs_f64());
     out
-}
-
-/// An OTLP/HTTP sink: answers every export with an empty success, discarding the spans.
-fn sink() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the sink");
-    let addr = listener.local_addr().expect("sink address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().expect("clone the stream");
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut length = 0usize;
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = line.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':')
-                            && name.eq_ignore_ascii_case("content-length")
-                        {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
-                    if writer.write_all(reply).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// obs's subscriber (filter, trace layer, pipeline; logs off) exporting to `addr`.
@@ -165,7 +96,7 @@ fn otel_dispatch(
 }
 
 fn export(c: &mut Criterion) {
-    let addr = sink();
+    let addr = obs_benches::otlp_sink();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -5,31 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use obs_runtime::{ErrorLabel, metric, observe};
-
-/// The benchmark's error type.
-#[derive(Debug, ErrorLabel)]
-pub enum BenchError {
-    /// The input was odd.
-    Odd,
-}
-
-impl std::fmt::Display for BenchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("odd input")
-    }
-}
-
-impl std::error::Error for BenchError {}
-
-#[inline(never)]
-fn body(x: u64) -> Result<u64, BenchError> {
-    if x % 2 == 1 {
-        Err(BenchError::Odd)
-    } else {
-        Ok(x / 2)
-    }
-}
+use obs_benches::{BenchError, body};
+use obs_runtime::{metric, observe};
 
 #[observe]
 #[inline(never)]

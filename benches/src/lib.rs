@@ -1,6 +1,95 @@
-//! Shared fixtures of the benchmarks: label enums wide enough for the rendering benchmark.
+//! Shared fixtures of the benchmarks: label enums wide enough for the rendering benchmark,
+//! the body and error type of the observed-call benchmarks, and an OTLP/HTTP sink.
 
-use obs_runtime::Label;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+
+use obs_runtime::{ErrorLabel, Label};
+
+/// The observed-call benchmarks' error type.
+#[derive(Debug, ErrorLabel)]
+pub enum BenchError {
+    /// The input was odd.
+    Odd,
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("odd input")
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// The body every instrumentation wraps: `Ok(x / 2)` for even input, an error for odd.
+///
+/// # Errors
+///
+/// [`BenchError::Odd`] for odd input.
+#[inline(never)]
+pub fn body(x: u64) -> Result<u64, BenchError> {
+    if x % 2 == 1 {
+        Err(BenchError::Odd)
+    } else {
+        Ok(x / 2)
+    }
+}
+
+/// An OTLP/HTTP sink on 127.0.0.1: answers every request with an empty success and
+/// discards the spans. Serves until the process exits.
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+pub fn otlp_sink() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the sink");
+    let addr = listener.local_addr().expect("sink address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_sink(stream));
+        }
+    });
+    addr
+}
+
+fn serve_sink(stream: std::net::TcpStream) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        if writer.write_all(reply).is_err() {
+            return;
+        }
+    }
+}
 
 /// A label with 100 values (`v0` … `v99`), to build 10 000-series families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Label, measured::FixedCardinalityLabel)]

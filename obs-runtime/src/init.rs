@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::log::{LogFormat, LogLayer, LogWriter};
+use crate::propagation::percent_decode;
 use crate::server::{MetricsServer, ServerConfig};
 use crate::trace::{
     AttrValue, ExportError, Pipeline, PipelineConfig, Resource, Sampler, SpanExporter,
@@ -504,22 +505,6 @@ fn parse_pairs(name: &'static str, raw: &str) -> Result<Vec<(String, String)>, I
         out.push((k.trim().to_owned(), v));
     }
     Ok(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn parse_number<T: std::str::FromStr>(

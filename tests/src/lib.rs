@@ -367,24 +367,6 @@ pub mod capture {
     }
 }
 
-/// The value of one sample of the global registry's Prometheus text exposition: the line
-/// named `name` whose labels include every pair of `labels`; 0 when absent.
-pub fn global_counter(name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = obs_runtime::Registry::global().render(None).body;
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|line| {
-            let series = line.rsplit_once(' ').map_or(*line, |(s, _)| s);
-            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
-            n == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|l| l.rsplit_once(' '))
-        .map_or(0.0, |(_, v)| v.parse().unwrap_or(f64::NAN))
-}
-
 /// A response read by [`http_call`].
 #[derive(Clone, Debug)]
 pub struct HttpResponse {
@@ -511,4 +493,64 @@ pub fn global_sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
         .and_then(|l| l.rsplit_once(' '))
         .map(|(_, v)| v.parse().unwrap_or(f64::NAN))
+}
+
+/// The process-wide setup of the HTTP tests: the global subscriber exporting to an OTLP
+/// receiver (50 ms batches), JSON logs in memory, no embedded metrics server, and a Tokio
+/// runtime that serves routers on 127.0.0.1.
+#[derive(Debug)]
+pub struct Installed {
+    /// Serves the routers (stopped first on drop).
+    pub rt: tokio::runtime::Runtime,
+    /// Flushes on drop, while the receiver still listens.
+    pub guard: obs_runtime::Guard,
+    /// The log lines.
+    pub logs: obs_runtime::log::MemoryLog,
+    /// Receives every exported span.
+    pub receiver: otlp::Receiver,
+}
+
+impl Installed {
+    /// Installs the global subscriber for `service` (once per test binary).
+    pub fn new(service: &str) -> Self {
+        let receiver = otlp::Receiver::http();
+        let (writer, logs) = obs_runtime::log::LogWriter::memory();
+        let guard = obs_runtime::init()
+            .env(Vec::<(String, String)>::new())
+            .service_name(service)
+            .otlp_endpoint(receiver.endpoint())
+            .batch(obs_runtime::trace::PipelineConfig {
+                delay: std::time::Duration::from_millis(50),
+                ..obs_runtime::trace::PipelineConfig::default()
+            })
+            .metrics_addr(None)
+            .log_format(obs_runtime::log::LogFormat::Json)
+            .log_writer(writer)
+            .install()
+            .expect("install the global subscriber");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Self {
+            rt,
+            guard,
+            logs,
+            receiver,
+        }
+    }
+
+    /// Serves `router` on a free loopback port until the runtime stops.
+    pub fn serve(&self, router: axum::Router) -> std::net::SocketAddr {
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        self.rt.spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        addr
+    }
 }

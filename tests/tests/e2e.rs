@@ -8,10 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use obs_examples::orders::{Store, app};
-use obs_runtime::log::{LogFormat, LogWriter};
-use obs_runtime::trace::PipelineConfig;
 use obs_tests::http_call;
-use obs_tests::otlp::{Receiver, attr, hex};
+use obs_tests::otlp::{attr, hex};
 use obs_tests::prom_server::Prometheus;
 use serde_json::Value;
 
@@ -21,35 +19,9 @@ const BIG_ORDER: &str =
 
 #[test]
 fn prometheus_and_python_client_end_to_end() {
-    let receiver = Receiver::http();
-    let (writer, logs) = LogWriter::memory();
-    let guard = obs_runtime::init()
-        .env(Vec::<(String, String)>::new())
-        .service_name("orders-e2e")
-        .otlp_endpoint(receiver.endpoint())
-        .batch(PipelineConfig {
-            delay: Duration::from_millis(50),
-            ..PipelineConfig::default()
-        })
-        .metrics_addr(None)
-        .log_format(LogFormat::Json)
-        .log_writer(writer)
-        .install()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move {
-        axum::serve(listener, app(Store::new(), None))
-            .await
-            .unwrap();
-    });
+    let installed = obs_tests::Installed::new("orders-e2e");
+    let (receiver, guard) = (&installed.receiver, &installed.guard);
+    let addr = installed.serve(app(Store::new(), None));
 
     let prometheus = Prometheus::start("orders", addr);
 
@@ -232,7 +204,5 @@ fn prometheus_and_python_client_end_to_end() {
             .map(|(_, v)| v.as_str()),
         Some("orders-e2e")
     );
-    let _ = logs;
     drop(prometheus);
-    drop(guard);
 }

@@ -11,10 +11,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use obs_examples::orders::{Store, app};
-use obs_runtime::log::{LogFormat, LogWriter, MemoryLog};
+use obs_runtime::log::MemoryLog;
 use obs_runtime::reqwest::Traced as _;
-use obs_runtime::trace::PipelineConfig;
-use obs_tests::otlp::{Received, Receiver, attr, hex};
+use obs_tests::otlp::{Received, attr, hex};
 use obs_tests::{global_sample, http_call};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatus;
@@ -59,34 +58,14 @@ fn log_lines(logs: &MemoryLog) -> Vec<Value> {
 
 #[test]
 fn http_layer_end_to_end() {
-    let receiver = Receiver::http();
-    let (writer, logs) = LogWriter::memory();
-    let guard = obs_runtime::init()
-        .env(Vec::<(String, String)>::new())
-        .service_name("orders-test")
-        .otlp_endpoint(receiver.endpoint())
-        .batch(PipelineConfig {
-            delay: Duration::from_millis(50),
-            ..PipelineConfig::default()
-        })
-        .metrics_addr(None)
-        .log_format(LogFormat::Json)
-        .log_writer(writer)
-        .install()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let serve = |router: Router| -> SocketAddr {
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        rt.spawn(async move { axum::serve(listener, router).await.unwrap() });
-        addr
-    };
+    let installed = obs_tests::Installed::new("orders-test");
+    let (receiver, logs, guard, rt) = (
+        &installed.receiver,
+        &installed.logs,
+        &installed.guard,
+        &installed.rt,
+    );
+    let serve = |router: Router| installed.serve(router);
     let addr = serve(app(Store::new(), None));
 
     // ---- Exact counts per route template and status -------------------------------------
@@ -151,7 +130,7 @@ fn http_layer_end_to_end() {
     }
     let generated = http_call(addr, "GET", "/api/orders/1", &[], None);
     assert_eq!(generated.header("x-request-id").unwrap().len(), 32);
-    let lines = log_lines(&logs);
+    let lines = log_lines(logs);
     let of_request: Vec<&Value> = lines
         .iter()
         .filter(|l| l["request_id"] == "req-abc_123")
@@ -220,7 +199,7 @@ fn http_layer_end_to_end() {
         .find(|s| s.span.name == "create_order" && s.span.parent_span_id == server.span.span_id)
         .unwrap();
     assert_eq!(child.span.trace_id, server.span.trace_id);
-    let created = lines_for(&logs, "traced-1", "order created");
+    let created = lines_for(logs, "traced-1", "order created");
     assert_eq!(created["trace_id"], trace_id);
 
     let fresh = servers
@@ -439,7 +418,6 @@ fn http_layer_end_to_end() {
         Some(40.0)
     );
     assert_eq!(in_progress("GET"), 0.0);
-    drop(guard);
 }
 
 fn lines_for(logs: &MemoryLog, request_id: &str, message: &str) -> Value {

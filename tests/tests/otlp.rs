@@ -307,7 +307,8 @@ fn collector_down_then_slow_then_back() {
         })
     };
     let dropped_before =
-        obs_tests::global_counter("obs_spans_dropped_total", &[("reason", "queue_full")]);
+        obs_tests::global_sample("obs_spans_dropped_total", &[("reason", "queue_full")])
+            .unwrap_or(0.0);
 
     // What 5 000 calls cost with no export at all, on this machine and build.
     let unexported = obs_runtime::init()
@@ -341,7 +342,8 @@ fn collector_down_then_slow_then_back() {
     );
     assert_eq!(down.queue_full + down.export_failed, 5000, "{down:?}");
     let dropped_after =
-        obs_tests::global_counter("obs_spans_dropped_total", &[("reason", "queue_full")]);
+        obs_tests::global_sample("obs_spans_dropped_total", &[("reason", "queue_full")])
+            .unwrap_or(0.0);
     assert!(dropped_after - dropped_before >= down.queue_full as f64);
 
     // Slow: answers after 2 s, past the 300 ms timeout.
