@@ -59,6 +59,8 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<ExportTraceServiceRequest>>,
+    /// Headers (HTTP) or metadata (gRPC) of the latest export, names lowercased.
+    headers: Mutex<Vec<(String, String)>>,
     /// HTTP status to answer with (0: 200 with a decoded body).
     status: AtomicU16,
     /// Milliseconds to wait before answering.
@@ -181,6 +183,17 @@ impl Receiver {
             .store(u64::try_from(delay.as_millis()).unwrap(), Ordering::Relaxed);
     }
 
+    /// The value of header (or gRPC metadata) `name` on the latest export request.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.state
+            .headers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// Export requests received.
     pub fn requests(&self) -> usize {
         self.state.requests.lock().unwrap().len()
@@ -260,6 +273,13 @@ impl TraceService for Grpc {
         if self.0.status.load(Ordering::Relaxed) != 0 {
             return Err(tonic::Status::unavailable("receiver told to fail"));
         }
+        *self.0.headers.lock().unwrap() = request
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         self.0.store(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -279,6 +299,7 @@ fn serve_http(stream: TcpStream, state: &State) {
         }
         let mut length = 0usize;
         let mut chunked = false;
+        let mut headers = Vec::new();
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -289,6 +310,7 @@ fn serve_http(stream: TcpStream, state: &State) {
                 break;
             }
             let (name, value) = line.split_once(':').unwrap_or((line, ""));
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().unwrap_or(0);
             }
@@ -327,6 +349,7 @@ fn serve_http(stream: TcpStream, state: &State) {
         } else {
             match ExportTraceServiceRequest::decode(body.as_slice()) {
                 Ok(request) => {
+                    *state.headers.lock().unwrap() = headers;
                     state.store(request);
                     let reply = ExportTraceServiceResponse {
                         partial_success: None,

@@ -62,6 +62,7 @@ fn install_from_the_environment() {
     let spans = receiver.wait_for(1, std::time::Duration::from_secs(5));
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].span.name, "handle");
+    assert_eq!(receiver.last_header("x-tenant").as_deref(), Some("acme"));
     let service = spans[0]
         .resource
         .iter()

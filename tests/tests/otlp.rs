@@ -140,6 +140,7 @@ fn http_export_and_log_span_exemplar_correlation() {
         .service_name("orders-test")
         .service_version("9.9.9")
         .otlp_endpoint(receiver.endpoint())
+        .otlp_header("authorization", "Bearer collector-key")
         .batch(quiet_batch())
         .metrics_addr(None)
         .log_format(LogFormat::Json)
@@ -155,6 +156,14 @@ fn http_export_and_log_span_exemplar_correlation() {
     drop(telemetry.guard); // flushes
     let spans = receiver.spans();
     check_checkout_spans(&spans);
+    assert_eq!(
+        receiver.last_header("authorization").as_deref(),
+        Some("Bearer collector-key")
+    );
+    assert_eq!(
+        receiver.last_header("content-type").as_deref(),
+        Some("application/x-protobuf")
+    );
     let child = by_name(&spans, "charge");
 
     // The log line of the failed call carries the exported span's ids.
@@ -236,6 +245,11 @@ fn grpc_export() {
     assert!(result.is_err());
     drop(telemetry.guard);
     check_checkout_spans(&receiver.spans());
+    assert_eq!(receiver.last_header("x-api-key").as_deref(), Some("k-123"));
+    assert_eq!(
+        receiver.last_header("content-type").as_deref(),
+        Some("application/grpc")
+    );
 }
 
 #[test]
