@@ -460,6 +460,15 @@ impl Drop for Guard {
     }
 }
 
+/// The global filter: `Targets` when the directives are static (`info,my_crate=debug`),
+/// which keeps no per-span state; `EnvFilter` when they filter on spans or fields
+/// (`[request{id=1}]=trace`), whose per-span bookkeeping takes a lock on every enter,
+/// exit and close.
+enum Filter {
+    Static(tracing_subscriber::filter::Targets),
+    Dynamic(Box<EnvFilter>),
+}
+
 /// The metrics server setting.
 #[derive(Clone, Copy)]
 enum Metrics {
@@ -479,7 +488,7 @@ struct Config {
     export_desc: String,
     sampler: Sampler,
     pipeline: PipelineConfig,
-    filter: EnvFilter,
+    filter: Filter,
     logs: Option<LogLayer>,
     metrics: Option<ServerConfig>,
 }
@@ -771,6 +780,14 @@ impl Config {
                 }
             }
         })?;
+        let filter = if directives.contains('[') || directives.contains('{') {
+            Filter::Dynamic(Box::new(filter))
+        } else {
+            match directives.parse::<tracing_subscriber::filter::Targets>() {
+                Ok(targets) => Filter::Static(targets),
+                Err(_) => Filter::Dynamic(Box::new(filter)),
+            }
+        };
         let format = match b.log_format {
             Some(f) => f,
             None => match env
@@ -853,8 +870,13 @@ impl Config {
         if let Some(p) = &pipeline {
             traces = traces.with_pipeline(p);
         }
+        let (targets, env_filter) = match self.filter {
+            Filter::Static(targets) => (Some(targets), None),
+            Filter::Dynamic(filter) => (None, Some(*filter)),
+        };
         let subscriber = tracing_subscriber::registry()
-            .with(self.filter)
+            .with(targets)
+            .with(env_filter)
             .with(traces)
             .with(self.logs);
         let service = self

@@ -48,16 +48,39 @@ pub enum SpanKind {
 
 impl SpanKind {
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        [
-            ("internal", Self::Internal),
-            ("server", Self::Server),
-            ("client", Self::Client),
-            ("producer", Self::Producer),
-            ("consumer", Self::Consumer),
-        ]
-        .into_iter()
-        .find(|(name, _)| s.eq_ignore_ascii_case(name))
-        .map(|(_, kind)| kind)
+        // The spelling every instrumentation uses first, then any case.
+        Some(match s {
+            "internal" => Self::Internal,
+            "server" => Self::Server,
+            "client" => Self::Client,
+            "producer" => Self::Producer,
+            "consumer" => Self::Consumer,
+            _ => {
+                return [
+                    ("internal", Self::Internal),
+                    ("server", Self::Server),
+                    ("client", Self::Client),
+                    ("producer", Self::Producer),
+                    ("consumer", Self::Consumer),
+                ]
+                .into_iter()
+                .find(|(name, _)| s.eq_ignore_ascii_case(name))
+                .map(|(_, kind)| kind);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpanKind;
+
+    #[test]
+    fn kinds_parse_in_any_case() {
+        assert_eq!(SpanKind::parse("server"), Some(SpanKind::Server));
+        assert_eq!(SpanKind::parse("CONSUMER"), Some(SpanKind::Consumer));
+        assert_eq!(SpanKind::parse("Internal"), Some(SpanKind::Internal));
+        assert_eq!(SpanKind::parse("sideways"), None);
     }
 }
 
