@@ -169,3 +169,20 @@ fn pretty_lines_and_the_filter() {
         " ERROR logs: it broke password=[REDACTED] count=3"
     );
 }
+
+#[test]
+fn span_directives_in_the_filter() {
+    // A directive on a span (not just targets) takes the dynamic filter.
+    let (t, lines) = telemetry(LogFormat::Json, "warn,[checkout]=debug");
+    tracing::dispatcher::with_default(&t.dispatch, || {
+        tracing::debug!("outside: dropped");
+        tracing::info_span!("checkout").in_scope(|| tracing::debug!("inside: kept"));
+        tracing::info_span!("browse").in_scope(|| tracing::debug!("elsewhere: dropped"));
+        tracing::warn!("a warning: kept");
+    });
+    let messages: Vec<String> = json(&lines)
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["inside: kept", "a warning: kept"]);
+}
