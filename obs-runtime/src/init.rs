@@ -375,9 +375,9 @@ impl Builder {
         config.start()
     }
 
-    /// Builds and installs: the global `tracing` subscriber, and (with the `otlp`
-    /// feature) the W3C trace-context and baggage propagators in
-    /// `opentelemetry::global`. Keep the guard alive; dropping it flushes spans and
+    /// Builds and installs: the global `tracing` subscriber, (with the `log` feature) a
+    /// `log` crate logger that forwards records to it, and (with the `otlp` feature) the
+    /// W3C trace-context and baggage propagators in `opentelemetry::global`. Keep the guard alive; dropping it flushes spans and
     /// stops the metrics server.
     ///
     /// # Errors
@@ -388,6 +388,10 @@ impl Builder {
         let telemetry = self.build()?;
         tracing::dispatcher::set_global_default(telemetry.dispatch.clone())
             .map_err(|_| InitError::AlreadyInstalled)?;
+        // Libraries that log through the `log` crate reach the same logs. Another `log`
+        // logger already set wins; that is not an error here.
+        #[cfg(feature = "log")]
+        let _ = tracing_log::LogTracer::init();
         #[cfg(feature = "otlp")]
         opentelemetry::global::set_text_map_propagator(
             opentelemetry::propagation::TextMapCompositePropagator::new(vec![

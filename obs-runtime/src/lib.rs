@@ -51,6 +51,8 @@
 //!   `opentelemetry-otlp`, and the W3C propagators installed in `opentelemetry::global`.
 //!   Without it, [`init`] still installs traces (ids, sampling, exemplars to a custom
 //!   [`trace::SpanExporter`]), logs and the metrics server, and refuses an OTLP endpoint.
+//! - `log` (default): `init().install()` forwards records of the `log` crate to the
+//!   subscriber, so libraries that log through `log` reach the same JSON lines.
 //! - `axum`: `obs_runtime::axum`: the tower layer for HTTP services (RED metrics per route,
 //!   server spans, propagation, request ids), health checks, and a `/metrics` handler.
 //! - `reqwest`: `obs_runtime::reqwest::Traced`, trace-context injection for outgoing

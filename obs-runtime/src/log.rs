@@ -224,13 +224,22 @@ struct EventFields {
     fields: Vec<(&'static str, FieldValue)>,
 }
 
+impl EventFields {
+    fn push(&mut self, field: &Field, value: FieldValue) {
+        // `log.target`, `log.file`, … of a `log` crate record: already in the line's
+        // target, or noise.
+        if !field.name().starts_with("log.") {
+            self.fields.push((field.name(), value));
+        }
+    }
+}
+
 impl Visit for EventFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.message = Some(value.to_owned());
         } else {
-            self.fields
-                .push((field.name(), FieldValue::Str(value.to_owned())));
+            self.push(field, FieldValue::Str(value.to_owned()));
         }
     }
 
@@ -239,19 +248,19 @@ impl Visit for EventFields {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.push((field.name(), FieldValue::I64(value)));
+        self.push(field, FieldValue::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.push((field.name(), FieldValue::U64(value)));
+        self.push(field, FieldValue::U64(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.push((field.name(), FieldValue::F64(value)));
+        self.push(field, FieldValue::F64(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.push((field.name(), FieldValue::Bool(value)));
+        self.push(field, FieldValue::Bool(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -268,6 +277,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // A record of the `log` crate: its own target and level, not `log`'s.
+        #[cfg(feature = "log")]
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        #[cfg(feature = "log")]
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        #[cfg(not(feature = "log"))]
         let meta = event.metadata();
         if meta.target() == "obs::exception" {
             // A span event of `#[observe]` (the trace carries it); a failed call logs a

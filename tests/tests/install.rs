@@ -58,10 +58,25 @@ fn install_from_the_environment() {
     let lines = logs.lines();
     assert_eq!(lines.len(), 1);
     assert!(lines[0].contains("\"message\":\"handled\""));
+    // Records of the `log` crate reach the same logs, inside the current span too.
+    tracing::info_span!("legacy")
+        .in_scope(|| log::warn!(target: "legacy_lib", "from the log crate"));
+    log::debug!("below the filter");
+    let legacy = logs.lines();
+    assert_eq!(legacy.len(), 2, "{legacy:#?}");
+    let line: serde_json::Value = serde_json::from_str(&legacy[1]).unwrap();
+    assert_eq!(line["message"], "from the log crate");
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["target"], "legacy_lib");
+    assert_eq!(line["span"], "legacy");
     assert!(guard.flush(std::time::Duration::from_secs(5)));
-    let spans = receiver.wait_for(1, std::time::Duration::from_secs(5));
-    assert_eq!(spans.len(), 1);
+    let mut spans = receiver.wait_for(2, std::time::Duration::from_secs(5));
+    spans.sort_by(|a, b| a.span.name.cmp(&b.span.name));
+    assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].span.name, "handle");
+    assert_eq!(spans[1].span.name, "legacy");
+    assert_eq!(spans[1].span.events.len(), 1);
+    assert_eq!(spans[1].span.events[0].name, "from the log crate");
     assert_eq!(receiver.last_header("x-tenant").as_deref(), Some("acme"));
     let service = spans[0]
         .resource
@@ -82,7 +97,7 @@ fn install_from_the_environment() {
     );
     let (status, body) = get(addr, "/metrics", "Authorization: Bearer s3cret\r\n");
     assert_eq!(status, 200);
-    assert!(body.contains("obs_spans_exported_total 1\n"), "{body}");
+    assert!(body.contains("obs_spans_exported_total 2\n"), "{body}");
     assert!(body.contains("obs_spans_dropped_total{reason=\"queue_full\"} 0\n"));
     assert!(body.contains("obs_export_errors_total 0\n"));
     assert_eq!(get(addr, "/health/live", "").0, 200);
