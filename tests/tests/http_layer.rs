@@ -278,6 +278,15 @@ fn http_layer_end_to_end() {
         Router::new()
             .route("/boom", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
             .route(
+                "/panic",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("handler bug");
+                    }
+                    StatusCode::OK
+                }),
+            )
+            .route(
                 "/echo-context",
                 get(|| async {
                     // What an outgoing call made by this handler would carry.
@@ -300,6 +309,19 @@ fn http_layer_end_to_end() {
         503
     );
     assert_eq!(requests("GET", "/boom", "503"), 1.0);
+    // A panicking handler: hyper drops the connection; the request counts as a 500.
+    {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(failing).unwrap();
+        stream
+            .write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\nX-Request-ID: panic-1\r\n\r\n")
+            .unwrap();
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink);
+    }
+    assert_eq!(requests("GET", "/panic", "500"), 1.0);
+    assert_eq!(requests("GET", "/panic", "499"), 0.0);
+    assert_eq!(in_progress("GET"), 0.0);
     let echoed = http_call(
         failing,
         "GET",
@@ -359,6 +381,22 @@ fn http_layer_end_to_end() {
     assert_eq!(
         attr(&boom.span.attributes, "error.type").as_deref(),
         Some("503")
+    );
+    let panicked = spans
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("panic-1"))
+        .unwrap();
+    assert_eq!(
+        panicked.span.status.as_ref().unwrap().code,
+        OtlpStatus::Error as i32
+    );
+    assert_eq!(
+        attr(&panicked.span.attributes, "error.type").as_deref(),
+        Some("panic")
+    );
+    assert_eq!(
+        attr(&panicked.span.attributes, "http.response.status_code").as_deref(),
+        Some("500")
     );
     let failed = spans
         .iter()

@@ -75,7 +75,8 @@ fn new_id() -> Arc<str> {
 ///   (axum's [`MatchedPath`]), `__unmatched__` for requests no route matched, and
 ///   `__overflow__` past [`MAX_ENDPOINTS`](super::MAX_ENDPOINTS) templates; methods outside
 ///   the standard set count as `OTHER`. A request whose client disconnects before the
-///   response is counted with `status_code="499"`.
+///   response is counted with `status_code="499"`; a handler that panics, with `500`
+///   (`error.type = "panic"` on the span).
 /// - A server span named `"{METHOD} {route}"` (just `"{METHOD}"` when unmatched, `HTTP`
 ///   for a non-standard method) with the
 ///   OpenTelemetry HTTP attributes (`http.request.method`, `http.route`,
@@ -277,10 +278,15 @@ pin_project_lite::pin_project! {
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            // Dropped before the response: the client went away (or a timeout layer
-            // above gave up). Count it, and bring in-progress back down.
+            // Dropped before the response: a panic in the handler is unwinding through
+            // here (a 500), or the client went away (or a timeout layer above gave up).
+            // Count it, and bring in-progress back down.
             if let Some(state) = this.project().state.take() {
-                state.finish(CLIENT_CLOSED, Some("client_closed"));
+                if std::thread::panicking() {
+                    state.finish(500, Some("panic"));
+                } else {
+                    state.finish(CLIENT_CLOSED, Some("client_closed"));
+                }
             }
         }
     }
