@@ -414,6 +414,18 @@ pub struct Telemetry {
 
 /// Keeps the runtime's background work alive; on drop, exports the spans still queued
 /// (waiting up to 5 s) and stops the metrics server.
+///
+/// ```
+/// let telemetry = obs_runtime::init()
+///     .env([("OBS_METRICS_ADDR", "127.0.0.1:0")])
+///     .build()
+///     .unwrap();
+/// let guard = telemetry.guard;
+/// let addr = guard.metrics_addr().unwrap();
+/// assert!(guard.summary().contains(&format!("metrics on http://{addr}/metrics")));
+/// assert!(guard.flush(std::time::Duration::from_secs(1)));
+/// drop(guard); // the metrics server stops
+/// ```
 #[must_use = "dropping the guard stops export and the metrics server"]
 pub struct Guard {
     pipeline: Option<Pipeline>,

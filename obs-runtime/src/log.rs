@@ -198,6 +198,18 @@ impl LogLayer {
     }
 
     /// Logs the value of `key` even though its name looks sensitive (`token_count`, say).
+    ///
+    /// ```
+    /// use obs_runtime::log::{LogFormat, LogLayer, LogWriter};
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let (writer, lines) = LogWriter::memory();
+    /// let layer = LogLayer::new(LogFormat::Json, writer).allow("token_count");
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::info!(token_count = 812, api_token = "t0k", "prompt sent");
+    /// });
+    /// assert!(lines.lines()[0].ends_with(r#""fields":{"token_count":812,"api_token":"[REDACTED]"}}"#));
+    /// ```
     #[must_use]
     pub fn allow(mut self, key: impl Into<Cow<'static, str>>) -> Self {
         self.allowed.push(key.into());

@@ -34,6 +34,17 @@ crate::metric! {
 
 /// The request id of the request being handled, in its extensions (for handlers that
 /// return it in a body or pass it on).
+///
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use obs_runtime::axum::{ObsLayer, RequestId};
+///
+/// async fn whoami(Extension(id): Extension<RequestId>) -> String {
+///     format!("request {id}")
+/// }
+///
+/// let app: Router = Router::new().route("/whoami", get(whoami)).layer(ObsLayer::new());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
 

@@ -360,6 +360,21 @@ pub fn current_baggage() -> Option<Arc<Baggage>> {
 /// Attaches W3C `baggage` to `span` and the spans created under it, so that outgoing
 /// requests made inside them carry it on ([`crate::propagation::inject`]). Returns `false`
 /// when the span is disabled or the obs layer is not installed.
+///
+/// ```
+/// use obs_runtime::propagation::Baggage;
+/// use obs_runtime::trace::{self, Sampler, TraceLayer};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(TraceLayer::new(Sampler::default()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let request = tracing::info_span!("request");
+///     assert!(trace::set_baggage(&request, Baggage::parse("tenant=acme")));
+///     tracing::info_span!(parent: &request, "child").in_scope(|| {
+///         assert_eq!(trace::current_baggage().unwrap().get("tenant"), Some("acme"));
+///     });
+/// });
+/// ```
 pub fn set_baggage(span: &Span, baggage: Baggage) -> bool {
     with_state(span, |state, _, _| {
         state.baggage = (!baggage.is_empty()).then(|| Arc::new(baggage));

@@ -68,6 +68,21 @@ impl OtlpExporter {
     ///
     /// [`Pipeline::start_with`]: super::Pipeline::start_with
     ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use obs_runtime::trace::{OtlpExporter, Pipeline, PipelineConfig, Protocol, SpanExporter};
+    ///
+    /// let pipeline = Pipeline::start_with(
+    ///     || {
+    ///         let headers = [("x-api-key".to_owned(), "secret".to_owned())];
+    ///         OtlpExporter::new(Protocol::Grpc, "http://collector:4317", &headers, Duration::from_secs(5))
+    ///             .map(|e| Box::new(e) as Box<dyn SpanExporter>)
+    ///     },
+    ///     PipelineConfig::default(),
+    /// );
+    /// # drop(pipeline);
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the Tokio runtime cannot start, or a header is not a valid HTTP header.

@@ -27,6 +27,25 @@ impl std::error::Error for ExportError {}
 /// Sends batches of finished spans somewhere. Called from the pipeline's own thread, one
 /// batch at a time; it may block (up to its own timeout), the instrumented code never
 /// waits for it.
+///
+/// ```
+/// use obs_runtime::trace::{ExportError, Resource, SpanExporter, SpanRecord};
+///
+/// /// Writes one line per span to standard error.
+/// struct Stderr;
+///
+/// impl SpanExporter for Stderr {
+///     fn export(&mut self, batch: Vec<SpanRecord>, _: &Resource) -> Result<(), ExportError> {
+///         for span in batch {
+///             eprintln!("{} {} {} {}ns", span.trace_id, span.span_id, span.name, span.duration_nanos());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let telemetry = obs_runtime::init().exporter(Stderr).metrics_addr(None).build().unwrap();
+/// # drop(telemetry);
+/// ```
 pub trait SpanExporter: Send + 'static {
     /// Exports one batch. An error drops the batch; it is counted, not retried.
     ///
@@ -95,6 +114,18 @@ impl SpanExporter for Unavailable {
 }
 
 /// Sizes and timing of the batch pipeline (the `OTEL_BSP_*` settings).
+///
+/// ```
+/// use std::time::Duration;
+/// use obs_runtime::trace::PipelineConfig;
+///
+/// let builder = obs_runtime::init().batch(PipelineConfig {
+///     max_queue: 8192,
+///     delay: Duration::from_secs(1),
+///     ..PipelineConfig::default()
+/// });
+/// # drop(builder);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineConfig {
     /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048).

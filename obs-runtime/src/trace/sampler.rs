@@ -86,6 +86,17 @@ fn ratio_sampled(ratio: f64, trace_id: TraceId) -> bool {
 /// spans held wait in bounded memory: past `max_spans`, the oldest trace is evicted and
 /// counted in `obs_spans_dropped_total{reason="tail_evicted"}`. Traces decided against are
 /// counted with `reason="sampled_out"`.
+///
+/// ```
+/// use std::time::Duration;
+/// use obs_runtime::trace::{Sampler, TailSampling};
+///
+/// // Keep 1 % of traces, plus every failed one and every one slower than 500 ms.
+/// let builder = obs_runtime::init()
+///     .sampler(Sampler::parent_based(Sampler::TraceIdRatio(0.01)))
+///     .tail_sampling(TailSampling { latency: Duration::from_millis(500), ..TailSampling::default() });
+/// # drop(builder);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TailSampling {
     /// A root at least this slow keeps its trace.
