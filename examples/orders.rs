@@ -22,7 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         init = init.metrics_addr(None);
     }
     let telemetry = init.install()?;
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        format!("cannot listen on {addr}: {e} (set ORDERS_ADDR to another address)")
+    })?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, setup = telemetry.summary(), "orders service listening");
     eprintln!(
