@@ -167,13 +167,23 @@ fn remote_parent_decision_is_honoured() {
     // The caller sampled; our root sampler says never: the caller wins.
     let (t, exporter) = telemetry(Sampler::parent_based(Sampler::AlwaysOff), None);
     let injected = tracing::dispatcher::with_default(&t.dispatch, || {
-        let caller = propagation::parse_traceparent(sampled).unwrap();
-        let span = tracing::info_span!("GET /orders", otel.kind = "server");
-        assert!(obs_runtime::trace::set_parent(
-            &span,
-            &caller,
-            Some("vendor=x")
-        ));
+        let headers = [
+            ("traceparent", sampled),
+            ("tracestate", "vendor=x"),
+            ("baggage", "tenant=acme"),
+        ];
+        let incoming =
+            propagation::extract(|name| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+                .unwrap();
+        let span = obs_runtime::trace::with_remote_parent(&incoming, || {
+            tracing::info_span!("GET /orders", otel.kind = "server")
+        });
+        // The remote parent does not outlive `with_remote_parent`: later roots start anew.
+        let unrelated = tracing::info_span!(parent: None, "unrelated");
+        assert_ne!(
+            unrelated.in_scope(|| obs_runtime::trace::current().unwrap().trace_id.to_string()),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         span.in_scope(|| {
             leaf(false).unwrap();
             let mut headers = Vec::new();
@@ -205,6 +215,7 @@ fn remote_parent_decision_is_honoured() {
                 format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", server.span_id)
             ),
             ("tracestate", "vendor=x".to_owned()),
+            ("baggage", "tenant=acme".to_owned()),
         ]
     );
 

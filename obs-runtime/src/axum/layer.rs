@@ -163,15 +163,18 @@ where
             Some(id) => Arc::from(id),
             None => new_id(),
         };
-        let span = server_span(&request, method, template, &id);
-        if let Some(incoming) =
-            propagation::extract(|name| request.headers().get(name).and_then(|v| v.to_str().ok()))
-        {
-            trace::set_parent(&span, &incoming.context, incoming.trace_state.as_deref());
-            if !incoming.baggage.is_empty() {
-                trace::set_baggage(&span, incoming.baggage.clone());
-                request.extensions_mut().insert(incoming.baggage);
+        let incoming =
+            propagation::extract(|name| request.headers().get(name).and_then(|v| v.to_str().ok()));
+        let span = match &incoming {
+            Some(incoming) => {
+                trace::with_remote_parent(incoming, || server_span(&request, method, template, &id))
             }
+            None => server_span(&request, method, template, &id),
+        };
+        if let Some(incoming) = incoming
+            && !incoming.baggage.is_empty()
+        {
+            request.extensions_mut().insert(incoming.baggage);
         }
         log::bind(&span, "request_id", &id);
         let echo = HeaderValue::from_str(&id).ok();

@@ -107,6 +107,73 @@ pub(crate) fn layer_state_context(
     extensions.get::<SpanState>().map(|s| s.context)
 }
 
+/// A remote parent for the next span created on this thread without a local parent.
+struct Pending {
+    context: SpanContext,
+    trace_state: Option<Arc<str>>,
+    baggage: Option<Arc<Baggage>>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+fn take_pending() -> Option<Pending> {
+    PENDING
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
+        .ok()
+        .flatten()
+}
+
+/// Runs `make`, in which the first span created without a local parent becomes the local
+/// root of the remote caller's trace: its parent is the caller's span, it follows the
+/// caller's sampling decision (under a parent-based sampler), and it carries the caller's
+/// `tracestate` and baggage. This is how [`ObsLayer`](crate::axum::ObsLayer) starts server
+/// spans; unlike [`set_parent`], the decision is known when the span starts, so its
+/// creation-time fields are recorded whenever it is sampled.
+///
+/// ```
+/// use obs_runtime::propagation;
+/// use obs_runtime::trace::{self, Sampler, TraceLayer};
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let subscriber = tracing_subscriber::registry().with(TraceLayer::new(Sampler::default()));
+/// tracing::subscriber::with_default(subscriber, || {
+///     let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
+///     let incoming = propagation::extract(|n| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+///     let span = trace::with_remote_parent(&incoming, || tracing::info_span!("GET /orders", otel.kind = "server"));
+///     let _entered = span.enter();
+///     assert_eq!(trace::current().unwrap().trace_id, incoming.context.trace_id);
+/// });
+/// ```
+pub fn with_remote_parent<R>(
+    incoming: &crate::propagation::Extracted,
+    make: impl FnOnce() -> R,
+) -> R {
+    struct Restore(Option<Pending>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            let _ = PENDING.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = previous;
+                }
+            });
+        }
+    }
+    let pending = Pending {
+        context: incoming.context,
+        trace_state: incoming.trace_state.as_deref().map(Arc::from),
+        baggage: (!incoming.baggage.is_empty()).then(|| Arc::new(incoming.baggage.clone())),
+    };
+    let previous = PENDING
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.replace(pending)))
+        .ok()
+        .flatten();
+    let _restore = Restore(previous);
+    make()
+}
+
 /// One entered span on this thread.
 #[derive(Clone, Copy)]
 struct Entered {
@@ -176,6 +243,14 @@ where
                 .get::<SpanState>()
                 .map(|s| (s.context, s.trace_state.clone(), s.baggage.clone()))
         });
+        // No local parent: the remote caller's span, if `with_remote_parent` set one.
+        let (parent, parent_remote) = match parent {
+            Some(local) => (Some(local), false),
+            None => match take_pending() {
+                Some(p) => (Some((p.context, p.trace_state, p.baggage)), true),
+                None => (None, false),
+            },
+        };
         let baggage = parent.as_ref().and_then(|(_, _, b)| b.clone());
         let (trace_id, parent_id, sampled, trace_state) =
             if let Some((parent, trace_state, _)) = parent {
@@ -198,15 +273,14 @@ where
                 remote: false,
             },
             parent: parent_id,
-            parent_remote: false,
+            parent_remote,
             trace_state,
             baggage,
             start: 0,
             record: None,
             exemplars: sampled && self.pipeline.is_some(),
         };
-        let is_root = parent_id.is_none();
-        if self.recording(sampled) || (is_root && self.pipeline.is_some()) {
+        if self.recording(sampled) {
             state.start = unix_nanos();
             let mut record = Self::new_record(span.metadata(), &state);
             attrs.record(&mut SpanFields(&mut record, span.metadata(), true));
@@ -387,6 +461,10 @@ pub fn set_baggage(span: &Span, baggage: Baggage) -> bool {
 /// sampling decision (under a parent-based sampler). Call it before entering the span or
 /// creating children. Returns `false` when the span is disabled, already has a local
 /// parent, or the obs layer is not installed.
+///
+/// A span that was not sampled when it started and becomes sampled here keeps only the
+/// fields recorded from now on; prefer [`with_remote_parent`], which decides before the
+/// span starts.
 ///
 /// ```
 /// use obs_runtime::propagation;

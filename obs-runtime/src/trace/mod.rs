@@ -52,6 +52,7 @@ mod sampler;
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use layer::{
     TraceLayer, current, current_baggage, current_with_state, set_baggage, set_parent,
+    with_remote_parent,
 };
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpExporter, Protocol};
