@@ -189,6 +189,7 @@ where
                 method,
                 start,
                 echo,
+                polling: std::cell::Cell::new(false),
             }),
         }
     }
@@ -246,6 +247,9 @@ struct InFlight {
     method: HttpMethod,
     start: u64,
     echo: Option<HeaderValue>,
+    /// Set while the inner future is polled: still set when the future is dropped means
+    /// the handler panicked (the executor catches the panic, then drops the future).
+    polling: std::cell::Cell<bool>,
 }
 
 impl InFlight {
@@ -296,7 +300,7 @@ pin_project_lite::pin_project! {
             // here (a 500), or the client went away (or a timeout layer above gave up).
             // Count it, and bring in-progress back down.
             if let Some(state) = this.project().state.take() {
-                if std::thread::panicking() {
+                if state.polling.get() || std::thread::panicking() {
                     state.finish(500, Some("panic"));
                 } else {
                     state.finish(CLIENT_CLOSED, Some("client_closed"));
@@ -323,7 +327,14 @@ where
         let this = self.project();
         let result = {
             let _entered = this.state.as_ref().map(|s| s.span.enter());
-            match this.inner.poll(cx) {
+            if let Some(state) = this.state.as_ref() {
+                state.polling.set(true);
+            }
+            let poll = this.inner.poll(cx);
+            if let Some(state) = this.state.as_ref() {
+                state.polling.set(false);
+            }
+            match poll {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(result) => result,
             }
