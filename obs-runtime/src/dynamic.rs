@@ -84,9 +84,7 @@ impl<M: Metric, const N: usize> DynamicFamily<M, N> {
             max_series: d.max_series,
             series: RwLock::new(HashMap::new()),
             overflow,
-            created: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            created: crate::time::unix_seconds(),
         }
     }
 

@@ -101,13 +101,6 @@ impl ExemplarSlot {
     }
 }
 
-/// Seconds since the Unix epoch, for exemplar timestamps.
-pub(crate) fn now() -> f64 {
-    #[allow(clippy::cast_precision_loss, reason = "microsecond precision is kept")]
-    let seconds = crate::time::unix_nanos() as f64 * 1e-9;
-    seconds
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

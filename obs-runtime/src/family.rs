@@ -3,7 +3,6 @@
 use core::fmt;
 use core::marker::PhantomData;
 use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::encoding::{FamilyHeader, MetricEncoder};
 use crate::label::{Label, LabelSet};
@@ -81,12 +80,6 @@ struct Cells<M> {
     created: f64,
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// A metric family: one cell of `M` per combination of the labels `L`, in a dense array.
 ///
 /// Declared with [`metric!`](crate::metric); the cells are allocated on first use or first
@@ -159,7 +152,7 @@ impl<L: LabelSet, M: Metric> Family<L, M> {
             })
                 .map(|_| core::sync::atomic::AtomicBool::new(false))
                 .collect(),
-            created: unix_now(),
+            created: crate::time::unix_seconds(),
         })
     }
 

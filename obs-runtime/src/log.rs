@@ -45,7 +45,6 @@ use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Span, Subscriber};
 use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
@@ -53,7 +52,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::name::looks_sensitive;
 use crate::time::{unix_nanos, write_rfc3339};
-use crate::trace::layer_state_context;
+use crate::trace::record::EventFields;
+use crate::trace::{AttrValue, layer_state_context};
 
 /// The value that replaces a redacted one.
 pub const REDACTED: &str = "[REDACTED]";
@@ -221,65 +221,6 @@ impl LogLayer {
     }
 }
 
-/// One field value of an event.
-enum FieldValue {
-    Str(String),
-    I64(i64),
-    U64(u64),
-    F64(f64),
-    Bool(bool),
-}
-
-#[derive(Default)]
-struct EventFields {
-    message: Option<String>,
-    fields: Vec<(&'static str, FieldValue)>,
-}
-
-impl EventFields {
-    fn push(&mut self, field: &Field, value: FieldValue) {
-        // `log.target`, `log.file`, … of a `log` crate record: already in the line's
-        // target, or noise.
-        if !field.name().starts_with("log.") {
-            self.fields.push((field.name(), value));
-        }
-    }
-}
-
-impl Visit for EventFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.push(field, FieldValue::Str(value.to_owned()));
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, FieldValue::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, FieldValue::U64(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, FieldValue::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, FieldValue::Bool(value));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_str(field, &value.to_string());
-    }
-}
-
 thread_local! {
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -296,7 +237,7 @@ where
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         #[cfg(not(feature = "log"))]
         let meta = event.metadata();
-        if meta.target() == "obs::exception" {
+        if meta.target() == crate::observe::EXCEPTION_TARGET {
             // A span event of `#[observe]` (the trace carries it); a failed call logs a
             // line only when it asks with `err(level = ..)`.
             return;
@@ -328,7 +269,7 @@ where
             message: fields.message.as_deref().unwrap_or(""),
             trace: context.map(|c| (c.trace_id.to_string(), c.span_id.to_string())),
             bound: &bound,
-            fields: &fields.fields,
+            fields: &fields.attributes,
         };
         let render = |out: &mut String| match self.format {
             LogFormat::Json => line.json(out, self),
@@ -364,7 +305,7 @@ struct Line<'a> {
     message: &'a str,
     trace: Option<(String, String)>,
     bound: &'a [(&'static str, String)],
-    fields: &'a [(&'static str, FieldValue)],
+    fields: &'a [(&'static str, AttrValue)],
 }
 
 impl Line<'_> {
@@ -419,18 +360,15 @@ impl Line<'_> {
                     continue;
                 }
                 match value {
-                    FieldValue::Str(s) => json_str(out, s),
-                    FieldValue::I64(n) => {
+                    AttrValue::Str(s) => json_str(out, s),
+                    AttrValue::Int(n) => {
                         let _ = write!(out, "{n}");
                     }
-                    FieldValue::U64(n) => {
-                        let _ = write!(out, "{n}");
-                    }
-                    FieldValue::F64(x) if x.is_finite() => {
+                    AttrValue::Float(x) if x.is_finite() => {
                         let _ = write!(out, "{x}");
                     }
-                    FieldValue::F64(x) => json_str(out, &x.to_string()),
-                    FieldValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                    AttrValue::Float(x) => json_str(out, &x.to_string()),
+                    AttrValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
                 }
             }
             out.push('}');
@@ -471,11 +409,8 @@ impl Line<'_> {
                 continue;
             }
             match value {
-                FieldValue::Str(s) => field(out, key, &format_args!("{s:?}")),
-                FieldValue::I64(n) => field(out, key, n),
-                FieldValue::U64(n) => field(out, key, n),
-                FieldValue::F64(x) => field(out, key, x),
-                FieldValue::Bool(b) => field(out, key, b),
+                AttrValue::Str(s) => field(out, key, &format_args!("{s:?}")),
+                other => field(out, key, other),
             }
         }
         for (key, value) in self.bound {

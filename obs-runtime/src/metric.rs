@@ -140,7 +140,7 @@ impl Counter {
             trace_id,
             span_id,
             value: n as f64,
-            timestamp: Some(crate::exemplar::now()),
+            timestamp: Some(crate::time::unix_seconds()),
         });
     }
 
@@ -531,7 +531,7 @@ impl Histogram {
                 trace_id,
                 span_id,
                 value: v,
-                timestamp: Some(crate::exemplar::now()),
+                timestamp: Some(crate::time::unix_seconds()),
             });
         }
     }

@@ -33,6 +33,14 @@ fn clock_now() -> u64 {
     clock().raw()
 }
 
+/// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
+/// to the trace, so the log layer writes no line for them.
+pub(crate) const EXCEPTION_TARGET: &str = "obs::exception";
+
+/// Target of the log line `err(level = ..)` asks for: the span already has the matching
+/// `exception` event, so the trace layer records no second span event for it.
+pub(crate) const ERROR_LOG_TARGET: &str = "obs::error";
+
 /// Default buckets of `function_calls_duration_seconds`, in seconds (the Autometrics
 /// defaults).
 pub const FUNCTION_BUCKETS: [f64; 14] = [
@@ -629,7 +637,7 @@ impl FnSite {
             span.record("otel.status_code", "ERROR");
             span.record("error.type", label);
             tracing::event!(
-                target: "obs::exception",
+                target: EXCEPTION_TARGET,
                 parent: span,
                 Level::ERROR,
                 exception.r#type = type_name,
@@ -646,7 +654,7 @@ impl FnSite {
             macro_rules! log_at {
                 ($level:expr) => {
                     tracing::event!(
-                        target: "obs::error",
+                        target: ERROR_LOG_TARGET,
                         $level,
                         code.function = function,
                         code.namespace = module,

@@ -52,6 +52,13 @@ pub(crate) fn unix_nanos() -> u64 {
         .saturating_add(since_base)
 }
 
+/// Seconds since the Unix epoch (exemplar timestamps, `_created` samples).
+pub(crate) fn unix_seconds() -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "microsecond precision is kept")]
+    let seconds = unix_nanos() as f64 * 1e-9;
+    seconds
+}
+
 #[cold]
 fn reanchor(anchor: &Anchor, since_base: u64) {
     anchor.anchored_at.store(since_base, Ordering::Relaxed);

@@ -284,6 +284,13 @@ pub mod capture {
     #[derive(Clone, Debug, Default)]
     pub struct Capture(Arc<Mutex<Captured>>);
 
+    impl Captured {
+        /// The latest span with this id (ids are reused after close).
+        fn span_mut(&mut self, id: &Id) -> Option<&mut SpanRecord> {
+            self.spans.iter_mut().rev().find(|s| s.id == id.into_u64())
+        }
+    }
+
     impl Capture {
         /// A snapshot of everything recorded so far.
         pub fn captured(&self) -> Captured {
@@ -327,12 +334,7 @@ pub mod capture {
 
         fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
             let mut captured = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(span) = captured
-                .spans
-                .iter_mut()
-                .rev()
-                .find(|s| s.id == id.into_u64())
-            {
+            if let Some(span) = captured.span_mut(id) {
                 values.record(&mut FieldMap(&mut span.fields));
             }
         }
@@ -355,12 +357,7 @@ pub mod capture {
 
         fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
             let mut captured = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(span) = captured
-                .spans
-                .iter_mut()
-                .rev()
-                .find(|s| s.id == id.into_u64())
-            {
+            if let Some(span) = captured.span_mut(&id) {
                 span.closed = true;
             }
         }

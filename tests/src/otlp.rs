@@ -47,6 +47,14 @@ pub fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
         .map(|kv| value_text(kv.value.as_ref()))
 }
 
+/// The span whose `request_id` attribute is `id` (the HTTP layer's server span).
+pub fn by_request_id<'a>(spans: &'a [Received], id: &str) -> &'a Received {
+    spans
+        .iter()
+        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("no span with request_id {id:?}"))
+}
+
 /// Lowercase hex of an id.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use obs_examples::orders::{Store, app};
 use obs_tests::http_call;
-use obs_tests::otlp::{attr, hex};
+use obs_tests::otlp::{by_request_id, hex};
 use obs_tests::prom_server::Prometheus;
 use serde_json::Value;
 
@@ -178,10 +178,7 @@ fn prometheus_and_python_client_end_to_end() {
     assert_eq!(client["baggage"], "tenant=acme");
     assert!(guard.flush(Duration::from_secs(10)));
     let spans = receiver.spans();
-    let server = spans
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some(request_id))
-        .expect("the server span of the Python call");
+    let server = by_request_id(&spans, request_id);
     assert_eq!(server.span.name, "GET /api/users/{id}");
     assert_eq!(
         hex(&server.span.trace_id),

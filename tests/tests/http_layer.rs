@@ -13,7 +13,7 @@ use axum::routing::get;
 use obs_examples::orders::{Store, app};
 use obs_runtime::log::MemoryLog;
 use obs_runtime::reqwest::Traced as _;
-use obs_tests::otlp::{Received, attr, hex};
+use obs_tests::otlp::{Received, attr, by_request_id, hex};
 use obs_tests::{global_sample, http_call};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatus;
@@ -174,11 +174,8 @@ fn http_layer_end_to_end() {
     assert_eq!(malformed.status, 201, "a malformed traceparent is ignored");
     assert!(guard.flush(Duration::from_secs(10)));
     let spans = receiver.spans();
-    let servers = spans_named(&spans, "POST /api/orders");
-    let server = servers
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("traced-1"))
-        .unwrap();
+    let server = by_request_id(&spans, "traced-1");
+    assert_eq!(server.span.name, "POST /api/orders");
     assert_eq!(hex(&server.span.trace_id), trace_id);
     assert_eq!(hex(&server.span.parent_span_id), caller);
     assert_eq!(server.span.kind, SpanKind::Server as i32);
@@ -202,10 +199,8 @@ fn http_layer_end_to_end() {
     let created = lines_for(logs, "traced-1", "order created");
     assert_eq!(created["trace_id"], trace_id);
 
-    let fresh = servers
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("malformed-1"))
-        .unwrap();
+    let fresh = by_request_id(&spans, "malformed-1");
+    assert_eq!(fresh.span.name, "POST /api/orders");
     assert!(fresh.span.parent_span_id.is_empty());
     assert_ne!(hex(&fresh.span.trace_id), trace_id);
 
@@ -266,10 +261,7 @@ fn http_layer_end_to_end() {
     };
     assert!(guard.flush(Duration::from_secs(10)));
     let spans = receiver.spans();
-    let downstream = spans
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("reqwest-1"))
-        .unwrap();
+    let downstream = by_request_id(&spans, "reqwest-1");
     assert_eq!(hex(&downstream.span.trace_id), outgoing_trace);
     assert_eq!(hex(&downstream.span.parent_span_id), outgoing_span);
 
@@ -374,10 +366,7 @@ fn http_layer_end_to_end() {
     assert_eq!(in_progress("DELETE"), 0.0);
     assert!(guard.flush(Duration::from_secs(10)));
     let spans = receiver.spans();
-    let boom = spans
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("boom-1"))
-        .unwrap();
+    let boom = by_request_id(&spans, "boom-1");
     assert_eq!(boom.span.name, "GET /boom");
     assert_eq!(
         boom.span.status.as_ref().unwrap().code,
@@ -387,10 +376,7 @@ fn http_layer_end_to_end() {
         attr(&boom.span.attributes, "error.type").as_deref(),
         Some("503")
     );
-    let panicked = spans
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("panic-1"))
-        .unwrap();
+    let panicked = by_request_id(&spans, "panic-1");
     assert_eq!(
         panicked.span.status.as_ref().unwrap().code,
         OtlpStatus::Error as i32
@@ -403,10 +389,7 @@ fn http_layer_end_to_end() {
         attr(&panicked.span.attributes, "http.response.status_code").as_deref(),
         Some("500")
     );
-    let failed = spans
-        .iter()
-        .find(|s| attr(&s.span.attributes, "request_id").as_deref() == Some("svc-err-1"))
-        .unwrap();
+    let failed = by_request_id(&spans, "svc-err-1");
     assert_eq!(
         failed.span.status.as_ref().unwrap().code,
         OtlpStatus::Error as i32

@@ -356,7 +356,7 @@ where
                 {
                     let _entered = state.span.enter();
                     tracing::event!(
-                        target: "obs::exception",
+                        target: crate::observe::EXCEPTION_TARGET,
                         tracing::Level::ERROR,
                         exception.r#type = "handler_error",
                         exception.message = %error,

@@ -13,6 +13,7 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::record::{EventFields, unsigned};
 use super::{
     AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
     TraceId,
@@ -319,18 +320,17 @@ where
             return;
         }
         let meta = event.metadata();
-        if meta.target() == "obs::error" {
+        if meta.target() == crate::observe::ERROR_LOG_TARGET {
             // The log echo of an `#[observe(err(..))]` failure: the span already has the
             // `exception` event with the same facts.
             return;
         }
-        let mut fields = EventFields {
-            name: None,
-            attributes: Vec::new(),
-        };
+        let mut fields = EventFields::default();
         event.record(&mut fields);
         record.events.push(EventRecord {
-            name: fields.name.unwrap_or(Cow::Borrowed(meta.name())),
+            name: fields
+                .message
+                .map_or(Cow::Borrowed(meta.name()), Cow::Owned),
             time_unix_nanos: unix_nanos(),
             attributes: fields.attributes,
         });
@@ -638,54 +638,5 @@ impl Visit for SpanFields<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.text(field, &value.to_string());
-    }
-}
-
-fn unsigned(value: u64) -> AttrValue {
-    i64::try_from(value).map_or_else(
-        |_| AttrValue::Str(Cow::Owned(value.to_string())),
-        AttrValue::Int,
-    )
-}
-
-/// Records an event's message as its name and its other fields as attributes.
-struct EventFields {
-    name: Option<Cow<'static, str>>,
-    attributes: Vec<(&'static str, AttrValue)>,
-}
-
-impl Visit for EventFields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.name = Some(Cow::Owned(value.to_owned()));
-        } else {
-            self.attributes
-                .push((field.name(), AttrValue::Str(Cow::Owned(value.to_owned()))));
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.attributes.push((field.name(), AttrValue::Int(value)));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.attributes.push((field.name(), unsigned(value)));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.attributes
-            .push((field.name(), AttrValue::Float(value)));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.attributes.push((field.name(), AttrValue::Bool(value)));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_str(field, &value.to_string());
     }
 }

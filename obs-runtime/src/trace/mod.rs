@@ -46,7 +46,7 @@ mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;
-mod record;
+pub(crate) mod record;
 mod sampler;
 
 pub use ids::{SpanContext, SpanId, TraceId};

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+
 use std::sync::Arc;
+use tracing::field::{Field, Visit};
 
 use super::{SpanId, TraceId};
 
@@ -68,6 +70,65 @@ impl SpanKind {
                 .map(|(_, kind)| kind);
             }
         })
+    }
+}
+
+/// An unsigned field value: an integer when it fits in `i64`, else its decimal text.
+pub(crate) fn unsigned(value: u64) -> AttrValue {
+    i64::try_from(value).map_or_else(
+        |_| AttrValue::Str(Cow::Owned(value.to_string())),
+        AttrValue::Int,
+    )
+}
+
+/// The fields of an event: its `message`, and the others as attributes (shared by span
+/// events and log lines). The `log.*` metadata of a `log` crate record is left out: its
+/// target is the line's target, the rest is noise.
+#[derive(Default)]
+pub(crate) struct EventFields {
+    pub(crate) message: Option<String>,
+    pub(crate) attributes: Vec<(&'static str, AttrValue)>,
+}
+
+impl EventFields {
+    fn push(&mut self, field: &Field, value: AttrValue) {
+        if !field.name().starts_with("log.") {
+            self.attributes.push((field.name(), value));
+        }
+    }
+}
+
+impl Visit for EventFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.push(field, AttrValue::Str(Cow::Owned(value.to_owned())));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, AttrValue::Int(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, unsigned(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, AttrValue::Float(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, AttrValue::Bool(value));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_str(field, &value.to_string());
     }
 }
 
