@@ -7,6 +7,10 @@ use syn::{Data, DeriveInput, Fields, LitStr};
 
 use crate::ctxt::{Ctxt, Once};
 
+/// `error` values `#[observe]` emits itself: a variant with one of them would produce a
+/// second, identical series.
+const RESERVED: &[&str] = &["panic", "unclassified"];
+
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
     let mut krate = Once::new("crate");
@@ -72,6 +76,19 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
         };
         if value.is_empty() {
             cx.error_at(span, "an error label must not be empty");
+        }
+        if RESERVED.contains(&value.as_str()) {
+            cx.error_at(
+                span,
+                format!(
+                    "error label \"{value}\" is reserved: `#[observe]` records it itself ({}); rename this variant with `#[error_label(rename = \"..\")]`",
+                    if value == "panic" {
+                        "a call that panicked"
+                    } else {
+                        "a call that left through an exit it cannot see"
+                    }
+                ),
+            );
         }
         if values.iter().any(|(other, _)| *other == value) {
             cx.error_at(

@@ -78,6 +78,9 @@ pub enum InitError {
     },
     /// A global `tracing` subscriber is already set.
     AlreadyInstalled,
+    /// The program declares one metric name twice (`metric!` in two places): exposition
+    /// could show only one of them.
+    Catalogue(crate::RegistryError),
 }
 
 impl fmt::Display for InitError {
@@ -96,6 +99,7 @@ impl fmt::Display for InitError {
             Self::AlreadyInstalled => f.write_str(
                 "a global tracing subscriber is already installed; call `install()` once, or use `build()` and install the dispatcher yourself",
             ),
+            Self::Catalogue(e) => e.fmt(f),
         }
     }
 }
@@ -104,6 +108,7 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::MetricsServer { source, .. } => Some(source),
+            Self::Catalogue(e) => Some(e),
             _ => None,
         }
     }
@@ -369,8 +374,12 @@ impl Builder {
     /// # Errors
     ///
     /// An invalid setting or environment value, a metrics address that cannot be bound,
-    /// or an exporter that cannot be built.
+    /// an exporter that cannot be built, or [`InitError::Catalogue`] when two `metric!`
+    /// declarations share a name (the error names both places).
     pub fn build(self) -> Result<Telemetry, InitError> {
+        crate::Registry::global()
+            .check()
+            .map_err(InitError::Catalogue)?;
         let config = Config::resolve(self)?;
         config.start()
     }

@@ -100,6 +100,7 @@ mod self_metrics;
 mod server;
 mod time;
 pub mod trace;
+mod type_name;
 
 pub use dynamic::{DynamicFamily, DynamicOptions, OVERFLOW_VALUE};
 pub use encoding::{Exemplar, Format};
@@ -359,13 +360,16 @@ pub mod __private {
     };
     pub use crate::name::MetricKind;
     pub use crate::observe::{
-        CallOutcome, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED, FUNCTION_BUCKETS, FnSite,
-        Message, Probe, SiteConfig, predicate, result, short_type_name,
+        Branch, CallOutcome, Classified, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED,
+        FUNCTION_BUCKETS, FnSite, FromResidual, Message, Probe, SiteConfig, call_once, outcome,
+        predicate, returned,
     };
 
     /// The error-classification probes, glob-imported by `#[observe]` where it needs them.
     pub mod probe {
-        pub use crate::observe::{ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeType};
+        pub use crate::observe::{
+            ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeNotResult, ProbeResult, ProbeType,
+        };
     }
     pub use core::time::Duration;
     pub use linkme;

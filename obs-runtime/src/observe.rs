@@ -4,12 +4,14 @@
 //! The attribute expands to a few statics and one call into this module, so the logic is
 //! compiled once here instead of being pasted into every function.
 
+use core::convert::Infallible;
 use core::fmt;
 use core::future::Future;
+use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::task::{Context, Poll};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tracing::field::{FieldSet, Value};
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
@@ -86,18 +88,9 @@ pub trait ErrorLabel {
 pub enum ErrorName {
     /// A variant of an [`ErrorLabel`] enum: its values and this variant's index.
     Variant(&'static [&'static str], usize),
-    /// Any other error type: its short type name.
+    /// Any other error type: its full type name, shortened into a readable label once per
+    /// function and type (see the `observe` docs).
     Type(&'static str),
-}
-
-impl ErrorName {
-    /// The label value.
-    pub fn as_str(&self) -> &'static str {
-        match *self {
-            ErrorName::Variant(values, i) => values.get(i).copied().unwrap_or("unknown"),
-            ErrorName::Type(name) => name,
-        }
-    }
 }
 
 /// A failed call's error message, as the error type allows.
@@ -163,7 +156,59 @@ pub trait ProbeType {
 }
 impl<E: ?Sized> ProbeType for Probe<'_, E> {
     fn obs_error_name(&self) -> ErrorName {
-        ErrorName::Type(short_type_name(core::any::type_name::<E>()))
+        ErrorName::Type(core::any::type_name::<E>())
+    }
+}
+
+/// A call's output seen by its type: a `Result` (through any alias or path) or not.
+#[derive(Debug)]
+pub enum Classified<'a, E> {
+    /// The output is not a `Result`.
+    NotResult,
+    /// `Ok(_)`.
+    Ok,
+    /// `Err(e)`.
+    Err(&'a E),
+}
+
+impl<E> Clone for Classified<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Classified<'_, E> {}
+
+/// A `Result` output, whatever its spelling (`io::Result<T>`, `type Outcome = ..`).
+pub trait ProbeResult<'a> {
+    /// The error type.
+    type Error;
+    /// Its variant.
+    fn obs_result(&self) -> Classified<'a, Self::Error>;
+}
+impl<'a, T, E> ProbeResult<'a> for &Probe<'a, Result<T, E>> {
+    type Error = E;
+    #[inline]
+    fn obs_result(&self) -> Classified<'a, E> {
+        match self.0 {
+            Ok(_) => Classified::Ok,
+            Err(e) => Classified::Err(e),
+        }
+    }
+}
+
+/// Any output that is not a `Result`.
+pub trait ProbeNotResult<'a> {
+    /// No error type.
+    type Error;
+    /// Always [`Classified::NotResult`].
+    fn obs_result(&self) -> Classified<'a, Self::Error>;
+}
+impl<'a, T: ?Sized> ProbeNotResult<'a> for Probe<'a, T> {
+    type Error = core::convert::Infallible;
+    #[inline]
+    fn obs_result(&self) -> Classified<'a, core::convert::Infallible> {
+        Classified::NotResult
     }
 }
 
@@ -218,24 +263,119 @@ pub enum CallOutcome<'a> {
     Err(ErrorInfo<'a>),
 }
 
-/// `core::any::type_name` without its module path (`my::Error<u8>` → `Error<u8>`).
-pub fn short_type_name(full: &'static str) -> &'static str {
-    let generic = full.find('<').unwrap_or(full.len());
-    let start = full[..generic].rfind("::").map_or(0, |i| i + 2);
-    &full[start..]
-}
-
 /// Outcome counters and timing of one observed function.
 struct Cells {
     duration: Histogram,
-    errors: OnceLock<(ErrorSetKey, Box<[AtomicU64]>)>,
+    /// One error set per error type seen (a generic function has one per instantiation
+    /// that failed): the first few inline, the rest in `more`.
+    errors: [OnceLock<ErrorSet>; INLINE_ERROR_SETS],
+    more: Mutex<Vec<&'static ErrorSet>>,
 }
 
-/// Which label set an error counter array was allocated for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ErrorSetKey {
-    Variants(&'static [&'static str]),
-    Type(&'static str),
+/// Error types per function kept without a lock.
+const INLINE_ERROR_SETS: usize = 4;
+
+/// The `error` counters of one error type of one function.
+struct ErrorSet {
+    /// `type_name` of the error type: the key.
+    type_name: &'static str,
+    /// The label value of each counter: the variants of an [`ErrorLabel`] enum, or the
+    /// type's readable name.
+    labels: Box<[&'static str]>,
+    counts: Box<[AtomicU64]>,
+}
+
+impl ErrorSet {
+    fn new(name: ErrorName, type_name: &'static str, module: &str) -> Self {
+        let labels: Box<[&'static str]> = match name {
+            ErrorName::Variant(values, _) => values.into(),
+            ErrorName::Type(full) => {
+                let own_crate = module.split("::").next().unwrap_or(module);
+                // Leaked once per function and error type: both are fixed by the program.
+                Box::new([&*Box::leak(
+                    crate::type_name::readable(full, own_crate).into_boxed_str(),
+                )])
+            }
+        };
+        let counts = (0..labels.len().max(1))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        Self {
+            type_name,
+            labels,
+            counts,
+        }
+    }
+
+    fn is(&self, type_name: &'static str) -> bool {
+        core::ptr::eq(self.type_name, type_name) || self.type_name == type_name
+    }
+
+    /// Counts one error; returns its label value.
+    fn count(&self, name: ErrorName) -> &'static str {
+        let index = match name {
+            ErrorName::Variant(_, i) => i,
+            ErrorName::Type(_) => 0,
+        };
+        if let (Some(c), Some(label)) = (self.counts.get(index), self.labels.get(index)) {
+            c.fetch_add(1, Ordering::Relaxed);
+            label
+        } else {
+            // An `ErrorLabel` index past its values: a hand-written impl's bug.
+            "unknown"
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn count_of(&self, label: &str) -> u64 {
+        self.labels
+            .iter()
+            .zip(self.counts.iter())
+            .filter(|(l, _)| **l == label)
+            .map(|(_, c)| c.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+impl Cells {
+    /// Every error set, inline first.
+    fn error_sets(&self, mut f: impl FnMut(&ErrorSet)) {
+        for slot in &self.errors {
+            match slot.get() {
+                Some(set) => f(set),
+                None => return,
+            }
+        }
+        for set in self
+            .more
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            f(set);
+        }
+    }
+
+    /// The error set of `type_name`, created on its first error.
+    fn error_set(&self, name: ErrorName, type_name: &'static str, module: &str) -> &ErrorSet {
+        for slot in &self.errors {
+            let set = slot.get_or_init(|| ErrorSet::new(name, type_name, module));
+            if set.is(type_name) {
+                return set;
+            }
+        }
+        let mut more = self.more.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(set) = more.iter().find(|s| s.is(type_name)) {
+            return set;
+        }
+        // Leaked: one per error type of a function, a number the program fixes.
+        let set: &'static ErrorSet = Box::leak(Box::new(ErrorSet::new(name, type_name, module)));
+        more.push(set);
+        set
+    }
 }
 
 /// The static description and counters of one observed function; `#[observe]` emits one
@@ -265,6 +405,7 @@ pub struct FnSite {
     reported_ok: AtomicU64,
     cancelled: AtomicU64,
     panicked: AtomicU64,
+    unclassified: AtomicU64,
     cells: OnceLock<Cells>,
 }
 
@@ -301,17 +442,18 @@ impl SiteConfig {
     };
 }
 
-/// Classifies a `Result` output: `name` and `message` are the macro's probes for the
+/// Classifies a call's output: `classified` is the output seen by type (a `Result` or
+/// not; not a `Result` is a success), `name` and `message` are the macro's probes for the
 /// error type, resolved where that type is concrete.
 #[inline]
-pub fn result<'a, T, E>(
-    out: &'a Result<T, E>,
+pub fn outcome<'a, E>(
+    classified: Classified<'a, E>,
     name: impl FnOnce(&'a E) -> ErrorName,
     message: impl FnOnce(&'a E) -> Message<'a>,
 ) -> CallOutcome<'a> {
-    match out {
-        Ok(_) => CallOutcome::Ok,
-        Err(e) => CallOutcome::Err(ErrorInfo {
+    match classified {
+        Classified::NotResult | Classified::Ok => CallOutcome::Ok,
+        Classified::Err(e) => CallOutcome::Err(ErrorInfo {
             name: name(e),
             type_name: core::any::type_name::<E>(),
             message: message(e),
@@ -328,7 +470,7 @@ pub fn predicate<T>(_output: &T, holds: bool, ok_when: bool) -> CallOutcome<'_> 
     } else {
         let type_name = core::any::type_name::<T>();
         CallOutcome::Err(ErrorInfo {
-            name: ErrorName::Type(short_type_name(type_name)),
+            name: ErrorName::Type(type_name),
             type_name,
             message: Message::None,
         })
@@ -347,7 +489,14 @@ pub type ExtraLabel = (&'static str, fn() -> &'static str);
 enum Unfinished {
     Panic,
     Cancelled,
+    /// A `#[track_caller]` function left through a `return` or `?` the attribute cannot
+    /// see (one inside a macro call).
+    Unclassified,
 }
+
+/// The `error` label of a call that left a `#[track_caller]` function through an exit
+/// `#[observe]` cannot see.
+pub(crate) const UNCLASSIFIED: &str = "unclassified";
 
 impl FnSite {
     /// A site with all counters at zero, for `#[observe]`'s
@@ -389,6 +538,7 @@ impl FnSite {
             reported_ok: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             panicked: AtomicU64::new(0),
+            unclassified: AtomicU64::new(0),
             cells: OnceLock::new(),
         }
     }
@@ -396,7 +546,8 @@ impl FnSite {
     fn cells(&self) -> &Cells {
         self.cells.get_or_init(|| Cells {
             duration: Histogram::with_buckets(self.buckets),
-            errors: OnceLock::new(),
+            errors: [const { OnceLock::new() }; INLINE_ERROR_SETS],
+            more: Mutex::new(Vec::new()),
         })
     }
 
@@ -428,10 +579,10 @@ impl FnSite {
             "ok" => self.ok_calls(),
             "cancelled" => self.cancelled.load(Ordering::Relaxed),
             "error" => {
-                self.panicked.load(Ordering::Relaxed)
-                    + self.cells().errors.get().map_or(0, |(_, c)| {
-                        c.iter().map(|c| c.load(Ordering::Relaxed)).sum::<u64>()
-                    })
+                let mut n = self.panicked.load(Ordering::Relaxed)
+                    + self.unclassified.load(Ordering::Relaxed);
+                self.cells().error_sets(|set| n += set.total());
+                n
             }
             _ => 0,
         }
@@ -443,18 +594,21 @@ impl FnSite {
         if error == "panic" {
             return self.panicked.load(Ordering::Relaxed);
         }
-        let Some((key, counts)) = self.cells().errors.get() else {
-            return 0;
-        };
-        match key {
-            ErrorSetKey::Variants(values) => values
-                .iter()
-                .position(|v| *v == error)
-                .and_then(|i| counts.get(i))
-                .map_or(0, |c| c.load(Ordering::Relaxed)),
-            ErrorSetKey::Type(name) if *name == error => counts[0].load(Ordering::Relaxed),
-            ErrorSetKey::Type(_) => 0,
+        if error == UNCLASSIFIED {
+            return self.unclassified.load(Ordering::Relaxed);
         }
+        let mut n = 0;
+        self.cells().error_sets(|set| n += set.count_of(error));
+        n
+    }
+
+    /// The `error` label values seen so far (variants of every `ErrorLabel` type that
+    /// failed, and the names of other error types), sorted, without `panic`.
+    fn error_labels(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        self.cells()
+            .error_sets(|set| names.extend(set.labels.iter().copied()));
+        names
     }
 
     /// The duration histogram (count, sum, buckets).
@@ -587,34 +741,18 @@ impl FnSite {
             // duration histogram, so ok = completed - errors - panics - cancellations.
             CallOutcome::Ok => {}
             CallOutcome::Err(e) => {
-                self.count_error(e.name);
-                self.report_error(span, e.name.as_str(), e.type_name, e.message);
+                let label = self.count_error(e);
+                self.report_error(span, label, e.type_name, e.message);
             }
         }
     }
 
+    /// Counts an error; returns its `error` label value.
     #[inline]
-    fn count_error(&self, name: ErrorName) {
-        let key = match name {
-            ErrorName::Variant(values, _) => ErrorSetKey::Variants(values),
-            ErrorName::Type(t) => ErrorSetKey::Type(t),
-        };
-        let (set, counts) = self.cells().errors.get_or_init(|| {
-            let n = match key {
-                ErrorSetKey::Variants(values) => values.len().max(1),
-                ErrorSetKey::Type(_) => 1,
-            };
-            (key, (0..n).map(|_| AtomicU64::new(0)).collect())
-        });
-        let index = match (set, name) {
-            (ErrorSetKey::Variants(a), ErrorName::Variant(b, i)) if core::ptr::eq(*a, b) => i,
-            (ErrorSetKey::Type(a), ErrorName::Type(b)) if *a == b => 0,
-            // One function, one error type: a mismatch cannot happen through the macro.
-            _ => 0,
-        };
-        if let Some(c) = counts.get(index) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
+    fn count_error(&self, e: &ErrorInfo<'_>) -> &'static str {
+        self.cells()
+            .error_set(e.name, e.type_name, self.module)
+            .count(e.name)
     }
 
     fn record_unfinished(&self, span: &Span, how: Unfinished) {
@@ -625,6 +763,10 @@ impl FnSite {
             }
             Unfinished::Cancelled => {
                 self.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
+            Unfinished::Unclassified => {
+                self.unclassified.fetch_add(1, Ordering::Relaxed);
+                self.report_error(span, UNCLASSIFIED, UNCLASSIFIED, Message::None);
             }
         }
     }
@@ -702,13 +844,269 @@ impl CallGuard {
         self.site.record(&self.span, outcome);
         self.site.end(self.start);
     }
+
+    /// The call returned a future: it is timed and classified over that future's
+    /// completion, as an `async fn` is (the timer keeps running from the call).
+    #[inline]
+    pub fn into_future<F, C>(mut self, future: F, classify: C) -> Observed<F, C>
+    where
+        F: Future,
+        C: for<'a> Fn(&'a F::Output) -> CallOutcome<'a>,
+    {
+        self.finished = true;
+        let span = core::mem::replace(&mut self.span, Span::none().entered()).exit();
+        Observed {
+            site: self.site,
+            span,
+            start: Some(self.start),
+            future,
+            classify,
+            done: false,
+        }
+    }
+}
+
+/// Calls `f` once. The body of a synchronous observed function runs in a closure passed
+/// here: the bound makes it a `FnOnce` closure, so borrows of the arguments it returns
+/// (`&mut self.items[0]`) live as long as they would without the attribute.
+#[inline]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// How a synchronous function's returned value is recorded, chosen by its type: a boxed
+/// `dyn Future` (`Pin<Box<dyn Future<Output = T> + Send + 'a>>`, `BoxFuture<'a, T>`) is
+/// recorded over its completion, any other value at once.
+pub mod returned {
+    use core::future::Future;
+    use core::pin::Pin;
+
+    use super::{CallGuard, CallOutcome, Probe};
+
+    /// Records the value when the call returns.
+    #[derive(Debug)]
+    pub struct Value;
+
+    /// Records a boxed `Send` future over its completion.
+    #[derive(Debug)]
+    pub struct BoxedSend;
+
+    /// Records a boxed future over its completion.
+    #[derive(Debug)]
+    pub struct Boxed;
+
+    impl Value {
+        /// Records the call's outcome and returns its value.
+        #[inline]
+        pub fn obs_finish<T, C>(self, out: T, guard: CallGuard, classify: C) -> T
+        where
+            C: for<'a> Fn(&'a T) -> CallOutcome<'a>,
+        {
+            guard.finish(&classify(&out));
+            out
+        }
+    }
+
+    impl BoxedSend {
+        /// Wraps the future so that its completion is recorded.
+        #[inline]
+        pub fn obs_finish<'f, O, C>(
+            self,
+            out: Pin<Box<dyn Future<Output = O> + Send + 'f>>,
+            guard: CallGuard,
+            classify: C,
+        ) -> Pin<Box<dyn Future<Output = O> + Send + 'f>>
+        where
+            C: for<'a> Fn(&'a O) -> CallOutcome<'a> + Send + 'f,
+            O: 'f,
+        {
+            Box::pin(guard.into_future(out, classify))
+        }
+    }
+
+    impl Boxed {
+        /// Wraps the future so that its completion is recorded.
+        #[inline]
+        pub fn obs_finish<'f, O, C>(
+            self,
+            out: Pin<Box<dyn Future<Output = O> + 'f>>,
+            guard: CallGuard,
+            classify: C,
+        ) -> Pin<Box<dyn Future<Output = O> + 'f>>
+        where
+            C: for<'a> Fn(&'a O) -> CallOutcome<'a> + 'f,
+            O: 'f,
+        {
+            Box::pin(guard.into_future(out, classify))
+        }
+    }
+
+    /// A boxed future.
+    pub trait ProbeFuture {
+        /// How it is recorded.
+        type Kind;
+        /// How it is recorded.
+        fn obs_returned(&self) -> Self::Kind;
+    }
+    impl<O> ProbeFuture for &Probe<'_, Pin<Box<dyn Future<Output = O> + Send + '_>>> {
+        type Kind = BoxedSend;
+        fn obs_returned(&self) -> BoxedSend {
+            BoxedSend
+        }
+    }
+    impl<O> ProbeFuture for &Probe<'_, Pin<Box<dyn Future<Output = O> + '_>>> {
+        type Kind = Boxed;
+        fn obs_returned(&self) -> Boxed {
+            Boxed
+        }
+    }
+
+    /// Any other value.
+    pub trait ProbeValue {
+        /// Recorded at once.
+        fn obs_returned(&self) -> Value;
+    }
+    impl<T: ?Sized> ProbeValue for Probe<'_, T> {
+        fn obs_returned(&self) -> Value {
+            Value
+        }
+    }
+}
+
+/// `?` for the body of a `#[track_caller]` function, which cannot be wrapped in a
+/// closure: `expr?` becomes a match on [`Branch::obs_branch`] whose failure leaves the
+/// body through [`FromResidual::obs_from_residual`], for the same types and with the same
+/// conversions as the operator (`From::from` on the error).
+pub trait Branch {
+    /// The value `?` evaluates to.
+    type Output;
+    /// What a failure carries out.
+    type Residual;
+    /// Continue with the value, or break with the residual.
+    fn obs_branch(self) -> ControlFlow<Self::Residual, Self::Output>;
+}
+
+/// The function's output from a failure of `?`: see [`Branch`].
+pub trait FromResidual<R> {
+    /// The output.
+    fn obs_from_residual(residual: R) -> Self;
+}
+
+impl<T, E> Branch for Result<T, E> {
+    type Output = T;
+    type Residual = Result<Infallible, E>;
+    #[inline]
+    fn obs_branch(self) -> ControlFlow<Self::Residual, T> {
+        match self {
+            Ok(v) => ControlFlow::Continue(v),
+            Err(e) => ControlFlow::Break(Err(e)),
+        }
+    }
+}
+
+impl<T> Branch for Option<T> {
+    type Output = T;
+    type Residual = Option<Infallible>;
+    #[inline]
+    fn obs_branch(self) -> ControlFlow<Self::Residual, T> {
+        match self {
+            Some(v) => ControlFlow::Continue(v),
+            None => ControlFlow::Break(None),
+        }
+    }
+}
+
+impl<B, C> Branch for ControlFlow<B, C> {
+    type Output = C;
+    type Residual = ControlFlow<B, Infallible>;
+    #[inline]
+    fn obs_branch(self) -> ControlFlow<Self::Residual, C> {
+        match self {
+            ControlFlow::Continue(c) => ControlFlow::Continue(c),
+            ControlFlow::Break(b) => ControlFlow::Break(ControlFlow::Break(b)),
+        }
+    }
+}
+
+impl<T, E> Branch for Poll<Result<T, E>> {
+    type Output = Poll<T>;
+    type Residual = Result<Infallible, E>;
+    #[inline]
+    fn obs_branch(self) -> ControlFlow<Self::Residual, Poll<T>> {
+        match self {
+            Poll::Ready(Ok(v)) => ControlFlow::Continue(Poll::Ready(v)),
+            Poll::Ready(Err(e)) => ControlFlow::Break(Err(e)),
+            Poll::Pending => ControlFlow::Continue(Poll::Pending),
+        }
+    }
+}
+
+impl<T, E> Branch for Poll<Option<Result<T, E>>> {
+    type Output = Poll<Option<T>>;
+    type Residual = Result<Infallible, E>;
+    #[inline]
+    fn obs_branch(self) -> ControlFlow<Self::Residual, Poll<Option<T>>> {
+        match self {
+            Poll::Ready(Some(Ok(v))) => ControlFlow::Continue(Poll::Ready(Some(v))),
+            Poll::Ready(Some(Err(e))) => ControlFlow::Break(Err(e)),
+            Poll::Ready(None) => ControlFlow::Continue(Poll::Ready(None)),
+            Poll::Pending => ControlFlow::Continue(Poll::Pending),
+        }
+    }
+}
+
+impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Result<T, F> {
+    #[inline]
+    fn obs_from_residual(residual: Result<Infallible, E>) -> Self {
+        match residual {
+            Err(e) => Err(From::from(e)),
+            Ok(never) => match never {},
+        }
+    }
+}
+
+impl<T> FromResidual<Option<Infallible>> for Option<T> {
+    #[inline]
+    fn obs_from_residual(_: Option<Infallible>) -> Self {
+        None
+    }
+}
+
+impl<B, C> FromResidual<ControlFlow<B, Infallible>> for ControlFlow<B, C> {
+    #[inline]
+    fn obs_from_residual(residual: ControlFlow<B, Infallible>) -> Self {
+        match residual {
+            ControlFlow::Break(b) => ControlFlow::Break(b),
+            ControlFlow::Continue(never) => match never {},
+        }
+    }
+}
+
+impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Poll<Result<T, F>> {
+    #[inline]
+    fn obs_from_residual(residual: Result<Infallible, E>) -> Self {
+        Poll::Ready(Result::obs_from_residual(residual))
+    }
+}
+
+impl<T, E, F: From<E>> FromResidual<Result<Infallible, E>> for Poll<Option<Result<T, F>>> {
+    #[inline]
+    fn obs_from_residual(residual: Result<Infallible, E>) -> Self {
+        Poll::Ready(Some(Result::obs_from_residual(residual)))
+    }
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
         if !self.finished {
-            // A sync call only ends without a result by unwinding.
-            self.site.record_unfinished(&self.span, Unfinished::Panic);
+            // A call ends without a result by unwinding, or (only in a `#[track_caller]`
+            // function, whose body is not wrapped) through an exit inside a macro call.
+            let how = if std::thread::panicking() {
+                Unfinished::Panic
+            } else {
+                Unfinished::Unclassified
+            };
+            self.site.record_unfinished(&self.span, how);
             self.site.end(self.start);
         }
     }
@@ -880,12 +1278,7 @@ impl Collect for FunctionCalls {
             );
             let mut names: Vec<&'static str> = Vec::new();
             for site in &group {
-                if let Some((key, _)) = site.cells().errors.get() {
-                    match key {
-                        ErrorSetKey::Variants(values) => names.extend(values.iter().copied()),
-                        ErrorSetKey::Type(t) => names.push(t),
-                    }
-                }
+                names.extend(site.error_labels());
             }
             names.sort_unstable();
             names.dedup();
@@ -905,6 +1298,15 @@ impl Collect for FunctionCalls {
                 None,
                 None,
             );
+            let unclassified = sum(&|s| s.unclassified.load(Ordering::Relaxed));
+            if unclassified > 0 {
+                encoder.counter(
+                    &site_labels(first, &[("result", "error"), ("error", UNCLASSIFIED)]),
+                    Number::Int(unclassified),
+                    None,
+                    None,
+                );
+            }
             let cancelled = sum(&|s| s.cancelled.load(Ordering::Relaxed));
             encoder.counter(
                 &site_labels(first, &[("result", "cancelled"), ("error", "")]),

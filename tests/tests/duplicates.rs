@@ -55,3 +55,24 @@ fn duplicate_names_are_reported_with_both_locations() {
     assert!(exposed[0] == "dup_invoices_total 1" || exposed[0] == "dup_invoices_total 5");
     obs_tests::promtool_check(&text);
 }
+
+#[test]
+fn init_fails_naming_both_declarations() {
+    let err = obs_runtime::init()
+        .env(std::iter::empty::<(String, String)>())
+        .build()
+        .map(|_| ())
+        .expect_err("a duplicate metric name fails init");
+    let billing = billing::INVOICES.descriptor().location;
+    let mailer = mailer::INVOICES.descriptor().location;
+    let message = err.to_string();
+    let (a, b) = (billing.to_string(), mailer.to_string());
+    let either = [(&a, &b), (&b, &a)].map(|(first, again)| {
+        format!(
+            "metric `dup_invoices_total` is declared twice: first at {first}, again at {again}; metric names must be unique in a program, rename one of them"
+        )
+    });
+    assert!(either.contains(&message), "{message}");
+    assert!(matches!(err, obs_runtime::InitError::Catalogue(_)));
+    assert!(std::error::Error::source(&err).is_some());
+}

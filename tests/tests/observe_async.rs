@@ -41,7 +41,7 @@ fn async_outcomes_and_span_across_awaits() {
     });
     let s = site("load_profile");
     assert_eq!(s.calls("ok"), 1);
-    assert_eq!(s.errors("Error"), 1);
+    assert_eq!(s.errors("io::Error"), 1);
     assert_eq!(s.in_flight(), 0);
     let count = s.duration().count();
     assert_eq!(count, 2);
@@ -54,7 +54,7 @@ fn async_outcomes_and_span_across_awaits() {
     assert_eq!(spans[0].fields["user"], "7");
     assert!(!spans[0].fields.contains_key("otel.status_code"));
     assert_eq!(spans[1].fields["otel.status_code"], "ERROR");
-    assert_eq!(spans[1].fields["error.type"], "Error");
+    assert_eq!(spans[1].fields["error.type"], "io::Error");
     // The event after the await is still inside the span.
     let loaded: Vec<_> = captured
         .events
@@ -181,7 +181,7 @@ fn ten_thousand_tasks_with_random_cancellations() {
     let s = site("work");
     assert_eq!(s.calls("ok"), ok);
     assert_eq!(s.calls("error"), failed);
-    assert_eq!(s.errors("Error"), failed);
+    assert_eq!(s.errors("fmt::Error"), failed);
     assert_eq!(s.calls("cancelled"), started - ok - failed);
     assert_eq!(s.duration().count(), started);
     assert_eq!(s.in_flight(), 0);

@@ -97,7 +97,7 @@ fn generics_lifetimes_and_impl_trait() {
     assert_eq!(site("longest").calls("ok"), 1);
     assert_eq!(site("describe").calls("ok"), 1);
     assert_eq!(site("parse_all").calls("ok"), 1);
-    assert_eq!(site("parse_all").errors("ParseIntError"), 1);
+    assert_eq!(site("parse_all").errors("num::ParseIntError"), 1);
 }
 
 /// A trait implemented with observed methods.

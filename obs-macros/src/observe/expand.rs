@@ -5,7 +5,8 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType, Type};
+use syn::visit_mut::{self, VisitMut};
+use syn::{AttrStyle, Expr, ItemFn, Type};
 
 use super::args::{Args, Buckets, FieldValue};
 use super::valid::{Asyncness, Checked, async_trait_block};
@@ -16,47 +17,113 @@ pub(crate) const FIXED_FIELDS: [&str; 5] = crate::name::SPAN_FIELDS;
 /// The most fields a span can take in the runtime (32) minus the fixed ones.
 pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();
 
-/// Whether `tokens` contain an identifier `impl` or `_`, or (when `refs`) a `&` or a
-/// lifetime.
-fn mentions(tokens: TokenStream, refs: bool) -> bool {
-    tokens.into_iter().any(|t| match t {
-        proc_macro2::TokenTree::Ident(i) => i == "impl" || i == "_",
-        proc_macro2::TokenTree::Punct(p) => refs && (p.as_char() == '&' || p.as_char() == '\''),
-        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), refs),
-        proc_macro2::TokenTree::Literal(_) => false,
-    })
-}
-
-/// Whether a return type can be written on a closure as it is: no elided or named
-/// lifetimes, no `impl Trait`, no `_`.
-fn nameable(ty: &Type) -> bool {
-    !mentions(quote!(#ty), true)
-}
-
-/// The type of a reference to the call's output, when it can be written (no `impl Trait`):
-/// it pins the type before the classifying `match` resolves its method calls.
-fn output_ref(ty: Option<&Type>) -> Option<TokenStream> {
-    let ty = ty?;
-    (!mentions(quote!(#ty), false)).then(|| quote!(&#ty))
-}
-
-/// The expression classifying `__obs_out: &Output` into a `CallOutcome`.
-fn classify(args: &Args, checked: &Checked) -> TokenStream {
-    if checked.returns_result {
-        quote! {
-            __obs::result(
-                __obs_out,
-                |e| (&&__obs::Probe(e)).obs_error_name(),
-                |e| (&&&__obs::Probe(e)).obs_error_message(),
-            )
-        }
-    } else if let Some(pred) = &args.ok_if {
+/// The expression classifying `__obs_out: &Output` into a `CallOutcome`: by the output's
+/// type (a `Result` through any alias is a `Result`), or by the `ok_if`/`error_if`
+/// predicate.
+fn classify(args: &Args) -> TokenStream {
+    if let Some(pred) = &args.ok_if {
         quote!(__obs::predicate(__obs_out, #pred(__obs_out), true))
     } else if let Some(pred) = &args.error_if {
         quote!(__obs::predicate(__obs_out, #pred(__obs_out), false))
     } else {
-        quote!(__obs::predicate(__obs_out, true, true))
+        quote! {
+            __obs::outcome(
+                (&&__obs::Probe(__obs_out)).obs_result(),
+                |e| (&&__obs::Probe(e)).obs_error_name(),
+                |e| (&&&__obs::Probe(e)).obs_error_message(),
+            )
+        }
     }
+}
+
+/// `ty` with every `impl Trait` replaced by `_`, so that it can be written on a `let`.
+fn inferable(ty: &Type) -> Type {
+    struct Opaque;
+    impl VisitMut for Opaque {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(t) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](t.impl_token.span),
+                });
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Opaque.visit_type_mut(&mut ty);
+    ty
+}
+
+/// A statement that fixes the output type of the closure or async block around the body
+/// to the declared return type, so that the body's tail and `return`s are coerced to it
+/// (deref, unsizing) exactly as in the function itself: a first, never-taken `return`
+/// of that type. `None` when the type says nothing (`impl Trait`, `()`).
+fn fake_return(output: Option<&Type>) -> Option<TokenStream> {
+    let ty = inferable(output?);
+    if matches!(ty, Type::Infer(_)) || matches!(&ty, Type::Tuple(t) if t.elems.is_empty()) {
+        return None;
+    }
+    Some(quote! {
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
+        if false {
+            let __obs_ret: #ty = loop {};
+            return __obs_ret;
+        }
+    })
+}
+
+/// Whether the return type is written `impl Future<..>` (an opaque future, so the
+/// returned value may be wrapped in one that times it).
+fn returns_impl_future(output: Option<&Type>) -> bool {
+    let Some(Type::ImplTrait(t)) = output else {
+        return false;
+    };
+    t.bounds.iter().any(|b| match b {
+        syn::TypeParamBound::Trait(tr) => tr
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Future" || s.ident == "IntoFuture"),
+        _ => false,
+    })
+}
+
+/// Rewrites the `return`s and `?`s of a body (not those of nested closures, async blocks
+/// or items) into breaks out of the block labelled `'__obs_body`, so that a body that
+/// cannot be moved into a closure (`#[track_caller]`) still ends in one place.
+struct Exits;
+
+impl VisitMut for Exits {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+            Expr::Return(r) => {
+                if let Some(value) = &mut r.expr {
+                    self.visit_expr_mut(value);
+                }
+                let value = r.expr.as_ref().map(|e| quote!(#e));
+                let span = r.return_token.span;
+                *expr = syn::parse_quote_spanned! {span=> break '__obs_body #value };
+            }
+            Expr::Try(t) => {
+                self.visit_expr_mut(&mut t.expr);
+                let inner = &t.expr;
+                let span = t.question_token.span;
+                *expr = syn::parse_quote_spanned! {span=>
+                    match __obs::Branch::obs_branch(#inner) {
+                        ::core::ops::ControlFlow::Continue(__obs_v) => __obs_v,
+                        ::core::ops::ControlFlow::Break(__obs_r) => {
+                            break '__obs_body __obs::FromResidual::obs_from_residual(__obs_r)
+                        }
+                    }
+                };
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// `__obs::SiteConfig` for the options given, or its `DEFAULT`.
@@ -108,11 +175,39 @@ fn site_config(args: &Args) -> (TokenStream, TokenStream) {
     )
 }
 
+/// Takes `mut` off the by-value bindings of the parameters and returns their names: an
+/// `async fn` rebinds them inside its future (`let mut x = x;`, as the compiler's own
+/// lowering does), so that `x = &local;` may give `x` a shorter lifetime.
+fn take_mut_bindings(sig: &mut syn::Signature) -> Vec<syn::Ident> {
+    fn walk(pat: &mut syn::Pat, out: &mut Vec<syn::Ident>) {
+        match pat {
+            syn::Pat::Ident(p) => {
+                if p.by_ref.is_none() && p.mutability.take().is_some() {
+                    out.push(p.ident.clone());
+                }
+                if let Some((_, sub)) = &mut p.subpat {
+                    walk(sub, out);
+                }
+            }
+            syn::Pat::Tuple(t) => t.elems.iter_mut().for_each(|p| walk(p, out)),
+            syn::Pat::TupleStruct(t) => t.elems.iter_mut().for_each(|p| walk(p, out)),
+            syn::Pat::Struct(s) => s.fields.iter_mut().for_each(|f| walk(&mut f.pat, out)),
+            syn::Pat::Slice(s) => s.elems.iter_mut().for_each(|p| walk(p, out)),
+            syn::Pat::Paren(p) => walk(&mut p.pat, out),
+            syn::Pat::Type(t) => walk(&mut t.pat, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for input in &mut sig.inputs {
+        if let syn::FnArg::Typed(t) = input {
+            walk(&mut t.pat, &mut out);
+        }
+    }
+    out
+}
+
 pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenStream {
-    let out_ref = output_ref(checked.output.as_ref());
-    let out_param = out_ref
-        .as_ref()
-        .map_or_else(|| quote!(__obs_out), |ty| quote!(__obs_out: #ty));
     let krate = args.krate.clone().unwrap_or_else(|| quote!(::obs_runtime));
     let ItemFn {
         attrs,
@@ -120,6 +215,10 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
         sig,
         block,
     } = func;
+    let mut sig = sig.clone();
+    let (inner_attrs, outer_attrs): (Vec<_>, Vec<_>) = attrs
+        .iter()
+        .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
     let span = sig.ident.span();
     let name = &checked.name;
     let level = args.level.as_ref().map_or("INFO", |(_, l)| l);
@@ -141,12 +240,22 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
         quote!(::core::option::Option::Some(#v as &dyn __obs::Value))
     });
     let (config, bucket_check) = site_config(args);
-    let classify = classify(args, checked);
-    let probes = checked.returns_result.then(|| quote!(, probe::*));
+    let classify = classify(args);
+    let probes = (args.ok_if.is_none() && args.error_if.is_none()).then(|| {
+        quote! {
+            , probe::{
+                ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _,
+                ProbeNotResult as _, ProbeResult as _, ProbeType as _,
+            }
+        }
+    });
 
+    let closure_mode =
+        matches!(checked.asyncness, Asyncness::Sync) && !checked.never && !checked.track_caller;
+    let returned = closure_mode.then(|| quote!(, returned::{ProbeFuture as _, ProbeValue as _}));
     let statics = quote_spanned! {span=>
         #[allow(unused_imports)]
-        use #krate::__private::{self as __obs #probes};
+        use #krate::__private::{self as __obs #probes #returned};
         static __OBS: __obs::FnSite = __obs::FnSite::new(
             &__OBS, #name, ::core::module_path!(), ::core::file!(), ::core::line!(),
             __obs::Level::#level, #fields, #config,
@@ -158,28 +267,87 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
         static __OBS_REGISTER: &__obs::FnSite = &__OBS;
     };
     let values = quote!(&[#(#user_values),*]);
+    let output = checked.output.as_ref();
+    // The user's statements, in braces that carry the user's span. Leading items stay
+    // first (before any statement of ours), so item lints see the user's order.
+    let stmts = &block.stmts;
+    let leading = stmts
+        .iter()
+        .take_while(|s| matches!(s, syn::Stmt::Item(_)))
+        .count();
+    let (items, rest) = stmts.split_at(leading);
+    let user_block = |prefix: Option<TokenStream>| {
+        let mut g = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Brace,
+            quote!(#(#items)* #prefix #(#rest)*),
+        );
+        g.set_span(block.brace_token.span.join());
+        g
+    };
 
     let body = match checked.asyncness {
+        Asyncness::Sync if checked.never => {
+            // Nothing to classify: the body only ends by unwinding (a panic) or never.
+            quote_spanned! {block.span()=>
+                #statics
+                let __obs_guard = __OBS.enter(#values);
+                #(#stmts)*
+            }
+        }
+        Asyncness::Sync if checked.track_caller => {
+            // `Location::caller()` must see the caller: no closure. Every exit is
+            // rewritten into a break out of one labelled block.
+            let mut inline = block.as_ref().clone();
+            for stmt in &mut inline.stmts {
+                Exits.visit_stmt_mut(stmt);
+            }
+            let ty = output.map(|t| {
+                let t = inferable(t);
+                quote!(: #t)
+            });
+            let stmts = &inline.stmts;
+            quote_spanned! {block.span()=>
+                #statics
+                let __obs_guard = __OBS.enter(#values);
+                #[allow(clippy::let_unit_value)]
+                let __obs_out #ty = '__obs_body: { #(#stmts)* };
+                __obs_guard.finish(&{ let __obs_out = &__obs_out; #classify });
+                __obs_out
+            }
+        }
         Asyncness::Sync => {
-            let annotation = match &sig.output {
-                ReturnType::Type(arrow, ty) if nameable(ty) => quote!(#arrow #ty),
-                _ => TokenStream::new(),
+            // The body runs in a closure called once: `return` and `?` stay the body's,
+            // and a `FnOnce` closure lets borrows of the arguments escape as they would.
+            let closure_body = user_block(fake_return(output));
+            let finish = if returns_impl_future(output) {
+                quote!(__obs_guard.into_future(__obs_out, |__obs_out| #classify))
+            } else {
+                quote! {
+                    (&&__obs::Probe(&__obs_out)).obs_returned()
+                        .obs_finish(__obs_out, __obs_guard, |__obs_out| #classify)
+                }
             };
             quote_spanned! {block.span()=>
                 #statics
                 let __obs_guard = __OBS.enter(#values);
-                #[allow(clippy::redundant_closure_call)]
-                let __obs_out = (move || #annotation #block)();
-                __obs_guard.finish(&{ let #out_param = &__obs_out; #classify });
-                __obs_out
+                #[allow(clippy::let_unit_value)]
+                let __obs_out = __obs::call_once(move || #closure_body);
+                #finish
             }
         }
-        Asyncness::Native => quote_spanned! {block.span()=>
-            #statics
-            let __obs_span = __OBS.span_for(#values);
-            let __obs_future = __OBS.instrument(__obs_span, async move #block, |#out_param| #classify);
-            __obs_future.await
-        },
+        Asyncness::Native => {
+            let rebind = take_mut_bindings(&mut sig);
+            let rebind = quote! {
+                #(#[allow(unused_mut)] let mut #rebind = #rebind;)*
+            };
+            let fake_return = fake_return(output);
+            let future_body = user_block(Some(quote!(#rebind #fake_return)));
+            quote_spanned! {block.span()=>
+                #statics
+                let __obs_span = __OBS.span_for(#values);
+                __OBS.instrument(__obs_span, async move #future_body, |__obs_out| #classify).await
+            }
+        }
         Asyncness::AsyncTrait => {
             let mut stmts = block.stmts.clone();
             let last = stmts.pop();
@@ -194,16 +362,19 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
                 #statics
                 #(#stmts)*
                 let __obs_span = __OBS.span_for(#values);
-                #pin_path(__OBS.instrument(__obs_span, #inner, |#out_param| #classify))
+                #pin_path(__OBS.instrument(__obs_span, #inner, |__obs_out| #classify))
             }
         }
     };
     // The body keeps the user's braces, so the item's span is the user's: lints such as
     // `dead_code` still fire on the function.
-    let mut body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, body);
+    let mut body = proc_macro2::Group::new(
+        proc_macro2::Delimiter::Brace,
+        quote!(#(#inner_attrs)* #body),
+    );
     body.set_span(block.brace_token.span.join());
     quote! {
-        #(#attrs)*
+        #(#outer_attrs)*
         #vis #sig #body
     }
 }

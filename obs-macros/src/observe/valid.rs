@@ -20,8 +20,10 @@ pub(crate) enum Asyncness {
 /// What the checks established about the function.
 pub(crate) struct Checked {
     pub(crate) asyncness: Asyncness,
-    /// Whether the call's output is a `Result` (by the last path segment of its type).
-    pub(crate) returns_result: bool,
+    /// Whether the return type is `!`: the body never returns.
+    pub(crate) never: bool,
+    /// Whether the function is `#[track_caller]`: its body must not move into a closure.
+    pub(crate) track_caller: bool,
     /// The span and metric name.
     pub(crate) name: String,
     /// The call's output type, if written (`()` otherwise).
@@ -204,6 +206,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
             _ => Some(ty.as_ref()),
         },
     };
+    // Only a courtesy for the common spelling: classification itself goes by type.
     let returns_result = output.is_some_and(is_result);
     for (pred, what) in [(&args.ok_if, "ok_if"), (&args.error_if, "error_if")] {
         if let Some(p) = pred
@@ -218,7 +221,8 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
 
     Checked {
         asyncness,
-        returns_result,
+        never: matches!(output, Some(Type::Never(_))),
+        track_caller: func.attrs.iter().any(|a| a.path().is_ident("track_caller")),
         output: output.cloned(),
         name: args
             .name
