@@ -30,6 +30,11 @@ pub(crate) fn number(expr: &Expr) -> Option<f64> {
 /// values are emitted as a negation.
 pub(crate) fn float_array(values: &[f64], span: Span) -> TokenStream {
     let items = values.iter().map(|v| {
+        // Only reached for finite values once checks passed; anything else still expands
+        // (next to its error) without a malformed literal.
+        if !v.is_finite() {
+            return quote_spanned!(span=> ::core::f64::NAN);
+        }
         let lit = syn::LitFloat::new(&format!("{:?}f64", v.abs()), span);
         if v.is_sign_negative() {
             quote_spanned!(span=> -#lit)

@@ -75,6 +75,26 @@ pub trait Label: Sized + 'static {
     }
 }
 
+/// A label type seen through a projection: `metric!` names its label types as
+/// `<T as Bounded>::Type`, so a type that is not a [`Label`] is one error at the type
+/// (with `Label`'s advice) and the family built from it raises no second one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a metric label: its values are not a bounded set",
+    label = "unbounded label type",
+    note = "a label value creates one time series per distinct value; use a fieldless enum with `#[derive(obs_runtime::Label)]`",
+    note = "for a per-request value (user id, raw path, request id), record it as a span attribute instead: `#[observe(fields(user_id = %id))]`"
+)]
+pub trait Bounded {
+    /// The label type itself.
+    type Type: Label;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: Label> Bounded for T {
+    type Type = T;
+}
+
 /// An ordered set of labels (a tuple of [`Label`]s, or `()` for an unlabelled metric).
 ///
 /// Implemented for tuples of up to eight labels. Combinations are numbered in mixed radix,
@@ -147,6 +167,8 @@ impl_label_set!(6; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5);
 impl_label_set!(7; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6);
 impl_label_set!(8; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7);
 
+// Not listed as a suggestion when a type is not a label: the advice is a new enum.
+#[diagnostic::do_not_recommend]
 impl Label for bool {
     const CARDINALITY: usize = 2;
     const VALUES: &'static [&'static str] = &["false", "true"];
@@ -174,6 +196,7 @@ macro_rules! ready_label {
             $($(#[$vmeta])* $variant),+
         }
 
+        #[diagnostic::do_not_recommend]
         impl Label for $name {
             const CARDINALITY: usize = [$($value),+].len();
             const VALUES: &'static [&'static str] = &[$($value),+];

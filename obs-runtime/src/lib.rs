@@ -353,7 +353,7 @@ pub use server::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::family::{Collect, Descriptor, Family, Info, Location};
-    pub use crate::label::{Label, LabelSet};
+    pub use crate::label::{Bounded, Label, LabelSet};
     pub use crate::metric::{
         Counter, FloatCounter, FloatGauge, Gauge, Histogram, HistogramOptions, Summary,
         SummaryOptions, buckets_valid, quantiles_valid,
@@ -387,6 +387,15 @@ pub mod __private {
     #[allow(unsafe_code)]
     #[linkme::distributed_slice]
     pub static CATALOGUE: [&'static dyn Collect];
+
+    /// The catalogue entry of a family declared with `metric!`. `metric!` passes `L` as
+    /// `(<T as Bounded>::Type, ..)` spanned at each label type, so a type that is not a
+    /// label is reported once, there, and not again at the entry.
+    pub const fn catalogue_entry<L: LabelSet + 'static, M: crate::metric::Metric + 'static>(
+        family: &'static Family<L, M>,
+    ) -> &'static dyn Collect {
+        family
+    }
 
     /// Compile-time proof that `T` is a bounded label (the error speaks through
     /// `Label`'s `on_unimplemented`).

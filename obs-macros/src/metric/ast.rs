@@ -147,6 +147,21 @@ impl Parse for Arg {
                 ident: key,
                 ty: None,
             }))
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            let paren = syn::parenthesized!(content in input);
+            let inner: proc_macro2::TokenStream = content.parse()?;
+            let (open, close) = if key == "buckets" || key == "quantiles" {
+                ("[", "]")
+            } else {
+                ("", "")
+            };
+            Err(syn::Error::new(
+                paren.span.join(),
+                format!(
+                    "options are written `{key} = value`: write `{key} = {open}{inner}{close}`"
+                ),
+            ))
         } else {
             Err(input
                 .error("expected `: Type` after a label name, or `= value` after an option name"))

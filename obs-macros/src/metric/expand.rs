@@ -48,7 +48,17 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
         }
     };
 
+    // Each label type through `Bounded`, spanned at the type: a type that is not a label
+    // is one error there, and the family built from it raises no second one.
     let label_tys: Vec<_> = decl.labels.iter().filter_map(|l| l.ty.as_ref()).collect();
+    let bounded_tys: Vec<_> = label_tys
+        .iter()
+        .map(|ty| {
+            quote_spanned! {syn::spanned::Spanned::span(ty)=>
+                <#ty as #private::Bounded>::Type
+            }
+        })
+        .collect();
     let mut checks = Vec::new();
     if checked && r.kind != Kind::Info {
         // Each factor is spanned at its label type, so an unbounded type (`String`) is
@@ -56,7 +66,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
         let mut product = quote!(1_usize);
         for ty in &label_tys {
             product = quote_spanned! {syn::spanned::Spanned::span(ty)=>
-                (#product).saturating_mul(<#ty as #private::Label>::CARDINALITY)
+                (#product).saturating_mul(<<#ty as #private::Bounded>::Type as #private::Label>::CARDINALITY)
             };
         }
         let budget = proc_macro2::Literal::u64_unsuffixed(r.budget);
@@ -79,14 +89,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
             )
         }
         kind => {
-            let cell = match kind {
-                Kind::Counter => quote!(Counter),
-                Kind::FloatCounter => quote!(FloatCounter),
-                Kind::Gauge => quote!(Gauge),
-                Kind::FloatGauge => quote!(FloatGauge),
-                Kind::Histogram => quote!(Histogram),
-                _ => quote!(Summary),
-            };
+            let cell = family_cell(kind);
             let options = match kind {
                 Kind::Histogram => {
                     let buckets = match &r.buckets {
@@ -137,6 +140,12 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
 
     let catalogue = if checked {
         let entry = format_ident!("__OBS_CATALOGUE_{}", ident);
+        let entry_value = if r.kind == Kind::Info {
+            quote!(&#ident)
+        } else {
+            let cell = family_cell(r.kind);
+            quote!(#private::catalogue_entry::<(#(#bounded_tys,)*), #private::#cell>(&#ident))
+        };
         let linkme = quote!(#private::linkme);
         quote_spanned! {span=>
             #(#cfgs)*
@@ -145,7 +154,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
             // linkme's link section counts as `unsafe_code`; the element is a plain reference.
             #[allow(non_upper_case_globals, unsafe_code)]
             #[doc(hidden)]
-            static #entry: &'static dyn #private::Collect = &#ident;
+            static #entry: &'static dyn #private::Collect = #entry_value;
         }
     } else {
         TokenStream::new()
@@ -158,5 +167,17 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
             #init
         };
         #catalogue
+    }
+}
+
+/// The cell type of a family of this kind.
+fn family_cell(kind: Kind) -> TokenStream {
+    match kind {
+        Kind::Counter => quote!(Counter),
+        Kind::FloatCounter => quote!(FloatCounter),
+        Kind::Gauge => quote!(Gauge),
+        Kind::FloatGauge => quote!(FloatGauge),
+        Kind::Histogram => quote!(Histogram),
+        _ => quote!(Summary),
     }
 }

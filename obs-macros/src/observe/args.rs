@@ -207,6 +207,15 @@ pub(crate) fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
                     content.parse_terminated(field, Token![,])?;
                 fields.set(cx, path, list.into_iter().collect::<Vec<_>>());
             }
+            "buckets" if meta.input.peek(syn::token::Paren) => {
+                let content;
+                let paren = syn::parenthesized!(content in meta.input);
+                let inner: TokenStream = content.parse()?;
+                cx.error_at(
+                    paren.span.join(),
+                    format!("`buckets` takes an array: write `buckets = [{inner}]`"),
+                );
+            }
             "buckets" => {
                 let value: Expr = meta.value()?.parse()?;
                 match &value {

@@ -21,9 +21,17 @@ pub(crate) fn expand(attr: TokenStream, item: &TokenStream) -> TokenStream {
             .into_iter()
             .find(|t| !matches!(t, proc_macro2::TokenTree::Punct(_)))
             .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+        let on_impl = matches!(
+            syn::parse2::<syn::Item>(item.clone()),
+            Ok(syn::Item::Impl(_))
+        );
         cx.error_at(
             span,
-            "`#[observe]` goes on a function (free fn, method or trait impl method)",
+            if on_impl {
+                "`#[observe]` goes on a function, not on an `impl` block: put it on each method to observe"
+            } else {
+                "`#[observe]` goes on a function (free fn, method or trait impl method)"
+            },
         );
         let errors = cx.check().err();
         return quote::quote!(#errors #item);

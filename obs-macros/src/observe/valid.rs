@@ -116,6 +116,33 @@ fn param_names(func: &ItemFn) -> Vec<String> {
     out
 }
 
+/// A `labels(..)` value is fixed per function: an enum variant or a const path. A
+/// variable, call or field is an error here; a literal is left to the `Label` bound,
+/// whose error says why its type cannot be a label.
+fn check_label_value(cx: &mut Ctxt, name: &str, value: &Expr) {
+    let variable = match value {
+        Expr::Lit(_) => return,
+        Expr::Path(p) if p.qself.is_none() => {
+            let segments = &p.path.segments;
+            // `Tier::Gold`, `GOLD`: constants. A lone lowercase name is a variable.
+            segments.len() == 1
+                && segments[0]
+                    .ident
+                    .to_string()
+                    .starts_with(|c: char| c.is_lowercase() || c == '_')
+        }
+        _ => true,
+    };
+    if variable {
+        cx.error_spanned_by(
+            value,
+            format!(
+                "`labels(..)` values are fixed per function: write an enum constant such as `{name} = Tier::Gold`; a value known only per call goes in `fields({name} = ..)` as a span attribute"
+            ),
+        );
+    }
+}
+
 pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
     let sig = &func.sig;
     if let Some(constness) = &sig.constness {
@@ -176,7 +203,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
     }
 
     let mut label_keys: Vec<String> = Vec::new();
-    for (key, _) in &args.labels {
+    for (key, value) in &args.labels {
         let name = key.unraw().to_string();
         if ["function", "module", "result", "error"].contains(&name.as_str()) {
             cx.error_spanned_by(
@@ -186,6 +213,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
         } else if let Err(e) = check_label_name(&name) {
             cx.error_spanned_by(key, e.message(&name, None));
         }
+        check_label_value(cx, &name, value);
         if label_keys.contains(&name) {
             cx.error_spanned_by(key, format!("duplicate label `{name}`"));
         }
