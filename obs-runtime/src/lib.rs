@@ -136,7 +136,8 @@ pub use tracing_subscriber;
 /// - `function_calls_total{function, module, result, error}`: `result` is `ok`, `error`
 ///   or `cancelled` (an async call dropped before completion, by `timeout` or `select!`);
 ///   `error` is the variant name of an error enum deriving [`ErrorLabel`], else the error
-///   type's short name, and `panic` for a panic, which is recorded and then continues.
+///   type's readable name (see [Error labels](#error-labels)), and `panic` for a panic,
+///   which is recorded and then continues.
 /// - `function_calls_duration_seconds{function, module}`, a histogram (default
 ///   [`FUNCTION_BUCKETS`], or `buckets = [..]`).
 /// - `function_calls_concurrent{function, module}`, calls in flight (unless
@@ -158,6 +159,55 @@ pub use tracing_subscriber;
 /// # p99 latency
 /// histogram_quantile(0.99, sum by (le, function, module) (rate(function_calls_duration_seconds_bucket[5m])))
 /// ```
+///
+/// # The function keeps its meaning
+///
+/// Adding the attribute never changes whether or how a function compiles. The body keeps
+/// its expected return type (`fn name(&self) -> &str { &self.name }` with a `String`
+/// field, `-> Box<dyn Fn()>` from an `if` of two closures, `async fn` returning
+/// `Result<Box<dyn Debug + Send>, E>` from `Ok(Box::new(5))`), its borrows (`&mut`
+/// returned from `&mut self`), its inner attributes, `#[track_caller]` (the body is not
+/// moved into a closure, so `Location::caller()` is the caller's), `-> !`, `unsafe fn`
+/// and `extern "C" fn`. Lints and type errors stay on the user's lines.
+///
+/// # How an outcome is classified
+///
+/// By the output's type, never by how the return type is spelled:
+///
+/// - A `Result` is classified by its variant, through any alias (`type Outcome =
+///   Result<..>`, `io::Result<T>`, a crate's own `Result<T>`, `core::result::Result`).
+///   Anything else is `ok` unless `ok_if`/`error_if` says otherwise (they take precedence).
+/// - A non-`async` function returning `impl Future<..>`, or a boxed future
+///   (`Pin<Box<dyn Future<Output = T> (+ Send) + 'a>>`, and aliases of it such as
+///   `BoxFuture`), is timed from the call to the future's completion and classified by the
+///   future's output; dropped before completion it is `cancelled`. A body that ends in
+///   `Box::pin(async move { .. })` (as `#[async_trait]` writes) is observed like an
+///   `async fn`, from its first poll. Other named future types (a `JoinHandle`, say) are
+///   ordinary values, recorded when the function returns.
+/// - A generic function labels each call by its own error type. Where the error type is a
+///   generic parameter bounded by [`ErrorLabel`] the label is the variant; without that
+///   bound the variant is unknown where the body is compiled, and the label is the type's
+///   name (one value per error type).
+/// - A generic output type `T` is classified by what is known where the body is compiled:
+///   it is not a `Result` there, so the call is `ok`.
+/// - In a `#[track_caller]` function the body is not wrapped, so its `return`s and `?`s are
+///   rewritten to be seen. An exit the attribute cannot see, a `return` written inside a
+///   macro's own definition (`bail!`), is counted as `result="error",
+///   error="unclassified"`: never as `ok`. Ordinary functions see every exit.
+///
+/// # Error labels
+///
+/// Variants of an [`ErrorLabel`] enum label themselves (`Declined`, or their `rename`).
+/// `panic` and `unclassified` are reserved for what obs records itself. Other error types
+/// get a short, unambiguous name:
+///
+/// | error type | `error` label |
+/// |---|---|
+/// | a type of the observed function's own crate | `CheckoutError` |
+/// | a type of another crate | `anyhow::Error`, `serde_json::Error`, `reqwest::Error` |
+/// | a std type of the prelude | `String`, `Vec<u8>` |
+/// | any other std type | `io::Error`, `fmt::Error`, `num::ParseIntError` |
+/// | a boxed trait object (auto traits left out) | `Box<dyn Error>` |
 ///
 /// # Arguments
 ///
@@ -221,6 +271,49 @@ pub use tracing_subscriber;
 /// ```compile_fail
 /// #[obs_runtime::observe]
 /// const fn answer() -> u8 { 42 }
+/// ```
+///
+/// Extra labels are fixed per function, so their values are enum constants, not
+/// variables:
+///
+/// ```compile_fail
+/// # use obs_runtime::{Label, observe};
+/// #[derive(Clone, Copy, Debug, Label)]
+/// enum Tier { Gold }
+///
+/// #[observe(labels(tier = tier))]
+/// fn premium(tier: Tier) {}
+/// ```
+///
+/// Borrows and coercions work as without the attribute, and outcomes go by type:
+///
+/// ```
+/// use obs_runtime::{observe, observed_function};
+///
+/// pub struct Cart { name: String, items: Vec<u32> }
+///
+/// /// The crate's own result alias.
+/// type Outcome = Result<u32, std::io::Error>;
+///
+/// impl Cart {
+///     #[observe]
+///     fn name(&self) -> &str { &self.name }
+///
+///     #[observe]
+///     fn first(&mut self) -> &mut u32 { &mut self.items[0] }
+///
+///     #[observe]
+///     fn total(&self) -> Outcome {
+///         if self.items.is_empty() { Err(std::io::Error::other("empty")) } else { Ok(1) }
+///     }
+/// }
+///
+/// let mut cart = Cart { name: "a".into(), items: vec![1] };
+/// assert_eq!(cart.name(), "a");
+/// *cart.first() += 1;
+/// assert!(Cart { name: String::new(), items: vec![] }.total().is_err());
+/// let site = observed_function(module_path!(), "total").unwrap();
+/// assert_eq!(site.errors("io::Error"), 1);
 /// ```
 #[doc(inline)]
 pub use obs_macros::observe;

@@ -208,6 +208,33 @@ fn first_char(s: &str) -> Option<char> {
     Some(c)
 }
 
+/// Leaves through a `return` the attribute cannot see (inside a macro's own body).
+macro_rules! bail {
+    ($e:expr) => {
+        return Err($e)
+    };
+}
+
+/// In a `#[track_caller]` function (not wrapped, so its exits are rewritten), an exit
+/// hidden in a macro's body is counted as `error="unclassified"`, never as `ok`.
+#[observe]
+#[track_caller]
+fn hidden_exit(fail: bool) -> Result<u32, MyErr> {
+    if fail {
+        bail!(MyErr::Missing);
+    }
+    Ok(1)
+}
+
+/// The same macro in an ordinary function is seen: the body runs in a closure.
+#[observe]
+fn macro_exit(fail: bool) -> Result<u32, MyErr> {
+    if fail {
+        bail!(MyErr::Refused(3));
+    }
+    Ok(1)
+}
+
 #[observe]
 fn inner_attribute(x: u32) -> u32 {
     #![allow(unused_variables)]
@@ -790,6 +817,13 @@ fn track_caller_returns_and_question_marks_are_classified() {
     assert_eq!(s.errors("Missing"), 1);
     assert_eq!(s.errors("Refused"), 2);
     assert_eq!(s.errors("unclassified"), 0);
+    assert_eq!(hidden_exit(true), Err(MyErr::Missing));
+    assert_eq!(hidden_exit(false), Ok(1));
+    assert_eq!(site("hidden_exit").errors("unclassified"), 1);
+    assert_eq!(site("hidden_exit").calls("ok"), 1);
+    assert_eq!(site("hidden_exit").calls("error"), 1);
+    assert_eq!(macro_exit(true), Err(MyErr::Refused(3)));
+    assert_eq!(site("macro_exit").errors("Refused"), 1);
     assert_eq!(first_char("ab"), Some('a'));
     assert_eq!(first_char(""), None);
     assert_eq!(site("first_char").calls("ok"), 2);
