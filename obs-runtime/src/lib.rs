@@ -455,13 +455,16 @@ pub mod __private {
     pub use crate::observe::{
         Branch, CallOutcome, Classified, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED,
         FUNCTION_BUCKETS, FnSite, FromResidual, Message, Probe, SiteConfig, call_once, outcome,
-        predicate, returned,
+        output_type, predicate, returned,
     };
 
-    /// The error-classification probes, glob-imported by `#[observe]` where it needs them.
+    /// The classification probes, glob-imported by `#[observe]`: anonymous trait imports
+    /// only, so the glob brings no name into the user's scope.
     pub mod probe {
+        pub use crate::observe::returned::{ProbeFuture as _, ProbeValue as _};
         pub use crate::observe::{
-            ProbeDebug, ProbeDisplay, ProbeLabel, ProbeNone, ProbeNotResult, ProbeResult, ProbeType,
+            ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _,
+            ProbeNotResult as _, ProbeResult as _, ProbeType as _,
         };
     }
     pub use core::time::Duration;

@@ -870,8 +870,21 @@ impl CallGuard {
 /// here: the bound makes it a `FnOnce` closure, so borrows of the arguments it returns
 /// (`&mut self.items[0]`) live as long as they would without the attribute.
 #[inline]
-pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+pub fn call_once<R, F: FnOnce() -> R>(f: F) -> R {
     f()
+}
+
+/// A value of type `T`, for a `return` that never runs: an `async fn`'s body runs in an
+/// `async` block whose output type cannot be given from outside, so `#[observe]` starts
+/// it with `if false { return output_type::<Declared>(); }`, which fixes it. The body's
+/// tail and `return`s are then coerced to the declared type, as in the function itself.
+///
+/// # Panics
+///
+/// Always; it is never called.
+#[inline]
+pub fn output_type<T>() -> T {
+    unreachable!("`output_type` only gives a type to an async block; it is never called")
 }
 
 /// How a synchronous function's returned value is recorded, chosen by its type: a boxed

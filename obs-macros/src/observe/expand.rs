@@ -65,12 +65,35 @@ fn fake_return(output: Option<&Type>) -> Option<TokenStream> {
         return None;
     }
     Some(quote! {
-        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
         if false {
-            let __obs_ret: #ty = loop {};
-            return __obs_ret;
+            return __obs::output_type::<#ty>();
         }
     })
+}
+
+/// Whether a value of this type is certainly not a boxed `dyn Future` (which would be
+/// recorded over its completion): a reference, tuple, array or slice, or a path to a
+/// well-known std type. Any other type is decided by the compiler, by type.
+fn never_boxed_future(ty: &Type) -> bool {
+    const KNOWN: &[&str] = &[
+        "Result", "Option", "Vec", "String", "bool", "char", "str", "u8", "u16", "u32", "u64",
+        "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize", "f32", "f64", "Self",
+    ];
+    match ty {
+        Type::Reference(_) | Type::Tuple(_) | Type::Array(_) | Type::Slice(_) | Type::Never(_) => {
+            true
+        }
+        Type::Paren(p) => never_boxed_future(&p.elem),
+        Type::Group(g) => never_boxed_future(&g.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| KNOWN.iter().any(|k| s.ident == k))
+        }
+        _ => false,
+    }
 }
 
 /// Whether the return type is written `impl Future<..>` (an opaque future, so the
@@ -241,21 +264,9 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
     });
     let (config, bucket_check) = site_config(args);
     let classify = classify(args);
-    let probes = (args.ok_if.is_none() && args.error_if.is_none()).then(|| {
-        quote! {
-            , probe::{
-                ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _,
-                ProbeNotResult as _, ProbeResult as _, ProbeType as _,
-            }
-        }
-    });
-
-    let closure_mode =
-        matches!(checked.asyncness, Asyncness::Sync) && !checked.never && !checked.track_caller;
-    let returned = closure_mode.then(|| quote!(, returned::{ProbeFuture as _, ProbeValue as _}));
     let statics = quote_spanned! {span=>
         #[allow(unused_imports)]
-        use #krate::__private::{self as __obs #probes #returned};
+        use #krate::__private::{self as __obs, probe::*};
         static __OBS: __obs::FnSite = __obs::FnSite::new(
             &__OBS, #name, ::core::module_path!(), ::core::file!(), ::core::line!(),
             __obs::Level::#level, #fields, #config,
@@ -318,9 +329,18 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
         Asyncness::Sync => {
             // The body runs in a closure called once: `return` and `?` stay the body's,
             // and a `FnOnce` closure lets borrows of the arguments escape as they would.
-            let closure_body = user_block(fake_return(output));
+            // The declared return type, given to `call_once`, becomes the closure's
+            // return type: the body's tail and `return`s are coerced to it.
+            let closure_body = user_block(None);
+            let declared = output.map(|t| {
+                let t = inferable(t);
+                quote!(::<#t, _>)
+            });
             let finish = if returns_impl_future(output) {
                 quote!(__obs_guard.into_future(__obs_out, |__obs_out| #classify))
+            } else if output.is_none_or(never_boxed_future) {
+                // Saves the compiler a method resolution where the answer is known.
+                quote!(__obs_guard.finish(&{ let __obs_out = &__obs_out; #classify }); __obs_out)
             } else {
                 quote! {
                     (&&__obs::Probe(&__obs_out)).obs_returned()
@@ -331,7 +351,7 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
                 #statics
                 let __obs_guard = __OBS.enter(#values);
                 #[allow(clippy::let_unit_value)]
-                let __obs_out = __obs::call_once(move || #closure_body);
+                let __obs_out = __obs::call_once #declared (move || #closure_body);
                 #finish
             }
         }
@@ -340,6 +360,8 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             let rebind = quote! {
                 #(#[allow(unused_mut)] let mut #rebind = #rebind;)*
             };
+            // An `async` block's output type cannot be given from outside: a first,
+            // never-taken `return` of the declared type fixes it.
             let fake_return = fake_return(output);
             let future_body = user_block(Some(quote!(#rebind #fake_return)));
             quote_spanned! {block.span()=>
