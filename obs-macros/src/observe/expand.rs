@@ -272,10 +272,14 @@ pub(crate) fn function(args: &Args, checked: &Checked, func: &ItemFn) -> TokenSt
             __obs::Level::#level, #fields, #config,
         );
         #bucket_check
-        #[__obs::linkme::distributed_slice(__obs::OBSERVED)]
-        #[linkme(crate = __obs::linkme)]
-        #[allow(unsafe_code)]
-        static __OBS_REGISTER: &__obs::FnSite = &__OBS;
+        // The slice's own element macro (what `#[distributed_slice(OBSERVED)]` expands
+        // to, minus its per-element type check, which this typed static makes moot):
+        // 40 % of the attribute's compile time and half its expanded size.
+        __obs::OBSERVED! {
+            #![linkme_macro = __obs::OBSERVED]
+            #[allow(unsafe_code)]
+            static __OBS_REGISTER: &__obs::FnSite = &__OBS;
+        }
     };
     let values = quote!(&[#(#user_values),*]);
     let output = checked.output.as_ref();
