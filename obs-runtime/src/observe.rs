@@ -312,6 +312,7 @@ impl ErrorSet {
     }
 
     /// Counts one error; returns its label value.
+    #[inline]
     fn count(&self, name: ErrorName) -> &'static str {
         let index = match name {
             ErrorName::Variant(_, i) => i,
@@ -360,7 +361,19 @@ impl Cells {
     }
 
     /// The error set of `type_name`, created on its first error.
+    #[inline]
     fn error_set(&self, name: ErrorName, type_name: &'static str, module: &str) -> &ErrorSet {
+        // The common case: one error type per function, its set already made.
+        if let Some(set) = self.errors[0].get()
+            && core::ptr::eq(set.type_name, type_name)
+        {
+            return set;
+        }
+        self.error_set_slow(name, type_name, module)
+    }
+
+    #[cold]
+    fn error_set_slow(&self, name: ErrorName, type_name: &'static str, module: &str) -> &ErrorSet {
         for slot in &self.errors {
             let set = slot.get_or_init(|| ErrorSet::new(name, type_name, module));
             if set.is(type_name) {
@@ -483,6 +496,55 @@ pub const FIXED: &[&str] = &FIXED_FIELDS;
 /// An extra bounded label of an observed function: its name, and a function returning its
 /// value (`Label::as_str` of the value given in `labels(..)`).
 pub type ExtraLabel = (&'static str, fn() -> &'static str);
+
+/// The callsite of the `exception` event of a failed call.
+static EXCEPTION_CALLSITE: DefaultCallsite = DefaultCallsite::new(&EXCEPTION_META);
+
+static EXCEPTION_META: Metadata<'static> = Metadata::new(
+    "exception",
+    EXCEPTION_TARGET,
+    Level::ERROR,
+    Some(file!()),
+    Some(line!()),
+    Some(module_path!()),
+    FieldSet::new(
+        &["message", "exception.type", "exception.message"],
+        tracing_core::callsite::Identifier(&EXCEPTION_CALLSITE),
+    ),
+    tracing_core::metadata::Kind::EVENT,
+);
+
+/// Sends the `exception` event (OpenTelemetry's `exception.type` and `exception.message`)
+/// as a child of span `id`, to `dispatch`, the span's own subscriber.
+fn exception_event(
+    id: &tracing::Id,
+    dispatch: &tracing::Dispatch,
+    type_name: &str,
+    message: Message<'_>,
+) {
+    if Level::ERROR > STATIC_MAX_LEVEL || Level::ERROR > LevelFilter::current() {
+        return;
+    }
+    let interest = EXCEPTION_CALLSITE.interest();
+    if interest.is_never() || !(interest.is_always() || dispatch.enabled(&EXCEPTION_META)) {
+        return;
+    }
+    let fields = EXCEPTION_META.fields();
+    let mut it = fields.iter();
+    let (Some(msg), Some(kind), Some(text)) = (it.next(), it.next(), it.next()) else {
+        return;
+    };
+    let values = [
+        (&msg, Some(&format_args!("exception") as &dyn Value)),
+        (&kind, Some(&type_name as &dyn Value)),
+        (&text, Some(&tracing::field::display(message) as &dyn Value)),
+    ];
+    dispatch.event(&tracing::Event::new_child_of(
+        id.clone(),
+        &EXCEPTION_META,
+        &fields.value_set(&values),
+    ));
+}
 
 /// What a guard records when it is dropped without a result.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -775,17 +837,23 @@ impl FnSite {
     /// function asked for it with `err(level = ..)`.
     #[cold]
     fn report_error(&self, span: &Span, label: &str, type_name: &str, message: Message<'_>) {
-        if !span.is_disabled() {
-            span.record("otel.status_code", "ERROR");
-            span.record("error.type", label);
-            tracing::event!(
-                target: EXCEPTION_TARGET,
-                parent: span,
-                Level::ERROR,
-                exception.r#type = type_name,
-                exception.message = %message,
-                "exception"
-            );
+        if let Some(meta) = span.metadata() {
+            // Straight to the span's own subscriber: no lookup of the current dispatcher,
+            // and status and type in one record.
+            span.with_subscriber(|(id, dispatch)| {
+                let fields = meta.fields();
+                let mut fixed = fields.iter().skip(3);
+                if let (Some(status), Some(kind)) = (fixed.next(), fixed.next()) {
+                    dispatch.record(
+                        id,
+                        &tracing::span::Record::new(&fields.value_set(&[
+                            (&status, Some(&"ERROR" as &dyn Value)),
+                            (&kind, Some(&label as &dyn Value)),
+                        ])),
+                    );
+                }
+                exception_event(id, dispatch, type_name, message);
+            });
         }
         if let Some(level) = self.err_level {
             let message = match message {
