@@ -150,7 +150,7 @@ impl Env {
 /// | `OTEL_TRACES_EXPORTER` | `otlp` or `none` | `otlp` |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |
-/// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | batch queue size, batch size, delay in ms | 2048, 512, 5000 |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | batch queue size (at most 1 048 576), batch size, delay in ms | 2048, 512, 5000 |
 /// | `RUST_LOG` | `tracing` filter directives | `info` |
 /// | `OBS_LOG_FORMAT` | `json`, `pretty` or `auto` | `auto`: pretty on a terminal |
 /// | `OBS_METRICS_ADDR` | metrics server address, or `off` | `127.0.0.1:9464` |
@@ -655,8 +655,16 @@ impl Config {
         if let Some(n) = parse_number::<usize>(
             &env,
             "OTEL_BSP_MAX_QUEUE_SIZE",
-            "a positive number of spans",
+            "a number of spans from 1 to 1048576",
         )? {
+            if n > crate::trace::MAX_QUEUE_SIZE {
+                let raw = env.get("OTEL_BSP_MAX_QUEUE_SIZE").unwrap_or_default();
+                return Err(invalid(
+                    "OTEL_BSP_MAX_QUEUE_SIZE",
+                    &raw,
+                    "a number of spans from 1 to 1048576",
+                ));
+            }
             pipeline.max_queue = n.max(1);
         }
         if let Some(n) = parse_number::<usize>(
@@ -992,6 +1000,71 @@ fn otlp_exporter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every variable obs reads, for the property test below.
+    const VARS: &[&str] = &[
+        "OBS_LOG_FORMAT",
+        "OBS_METRICS_ADDR",
+        "OBS_METRICS_TOKEN",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SDK_DISABLED",
+        "OTEL_SERVICE_NAME",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "RUST_LOG",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("OBS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any value of any variable is a working setup or an `InitError`: never a panic
+        /// or an abort (a queue size of 10^12 used to be allocated up front).
+        #[test]
+        fn arbitrary_environment_values(
+            var in proptest::sample::select(VARS),
+            value in proptest::prelude::prop_oneof![
+                "\\PC{0,80}",
+                "[0-9]{1,25}",
+                "(http|https)://[a-z0-9.:/]{0,30}",
+                "([a-z_.]{0,10}=[^,]{0,10},?){0,5}",
+            ],
+        ) {
+            // The metrics server stays off unless the value under test turns it on.
+            let mut vars = vec![(var.to_owned(), value.clone())];
+            if var != "OBS_METRICS_ADDR" {
+                vars.push(("OBS_METRICS_ADDR".to_owned(), "off".to_owned()));
+            }
+            let _ = init().env(vars).build().map(drop);
+        }
+    }
+
+    #[test]
+    fn queue_size_beyond_the_maximum_is_an_error() {
+        assert_eq!(
+            error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000000")]),
+            "invalid OTEL_BSP_MAX_QUEUE_SIZE=\"1000000000000\": expected a number of spans from 1 to 1048576"
+        );
+        let ok = init()
+            .env([("OTEL_BSP_MAX_QUEUE_SIZE", "1048576")])
+            .metrics_addr(None)
+            .build();
+        assert!(ok.is_ok());
+    }
 
     fn error(vars: &[(&str, &str)]) -> String {
         init()

@@ -40,6 +40,11 @@ pub const BAGGAGE: &str = "baggage";
 const MAX_TRACESTATE_MEMBERS: usize = 32;
 /// Longest `tracestate` header kept, in bytes.
 const MAX_TRACESTATE_LEN: usize = 512;
+/// Members longer than this are the first removed when a `tracestate` is truncated.
+const MAX_TRACESTATE_MEMBER_KEPT: usize = 128;
+/// Longest `tracestate` header read at all, in bytes: far over the limit, it is dropped
+/// without being split.
+const MAX_TRACESTATE_READ: usize = 8192;
 /// Most baggage entries kept (W3C limit).
 const MAX_BAGGAGE_ENTRIES: usize = 180;
 /// Longest baggage header read, in bytes (W3C limit).
@@ -73,7 +78,9 @@ pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
     if bytes.len() < 55 {
         return None;
     }
-    let version = &value[..2];
+    // Byte-checked before any slicing: a multibyte character in the first bytes must not
+    // split a `str` index.
+    let version = value.get(..2)?;
     if !is_lower_hex(version) || version == "ff" {
         return None;
     }
@@ -115,20 +122,28 @@ pub fn format_traceparent(context: &SpanContext) -> String {
     )
 }
 
-/// Validates a `tracestate` value: at most 32 `key=value` members, 512 bytes, keys in the
-/// W3C grammar, values of printable ASCII without `,` and `=`. `None` drops it.
+/// Validates a `tracestate` value: `key=value` members with keys in the W3C grammar and
+/// values of printable ASCII without `,` and `=`; a malformed member drops the whole value
+/// (`None`). A value over 32 members or 512 bytes is truncated as the W3C specification
+/// says: members longer than 128 bytes go first, then members from the end.
+///
+/// ```
+/// use obs_runtime::propagation::parse_tracestate;
+/// assert_eq!(parse_tracestate("a=1, b=2").as_deref(), Some("a=1,b=2"));
+/// assert_eq!(parse_tracestate("a=1,B=2"), None);
+/// let long = (0..40).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+/// assert_eq!(parse_tracestate(&long).unwrap().split(',').count(), 32);
+/// ```
 pub fn parse_tracestate(value: &str) -> Option<String> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > MAX_TRACESTATE_LEN {
+    if value.len() > MAX_TRACESTATE_READ {
         return None;
     }
-    let mut members = 0;
+    let mut members: Vec<&str> = Vec::new();
     for member in value.split(',') {
         let member = member.trim_matches(|c| c == ' ' || c == '\t');
         if member.is_empty() {
             continue;
         }
-        members += 1;
         let (key, val) = member.split_once('=')?;
         let key_ok = !key.is_empty()
             && key.len() <= 256
@@ -145,8 +160,16 @@ pub fn parse_tracestate(value: &str) -> Option<String> {
         if !key_ok || !val_ok {
             return None;
         }
+        members.push(member);
     }
-    (members > 0 && members <= MAX_TRACESTATE_MEMBERS).then(|| value.to_owned())
+    let len = |m: &[&str]| m.iter().map(|s| s.len()).sum::<usize>() + m.len().saturating_sub(1);
+    if members.len() > MAX_TRACESTATE_MEMBERS || len(&members) > MAX_TRACESTATE_LEN {
+        members.retain(|m| m.len() <= MAX_TRACESTATE_MEMBER_KEPT);
+    }
+    while members.len() > MAX_TRACESTATE_MEMBERS || len(&members) > MAX_TRACESTATE_LEN {
+        members.pop();
+    }
+    (!members.is_empty()).then(|| members.join(","))
 }
 
 /// W3C baggage: key-value pairs that travel with a request across services.
@@ -242,8 +265,12 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: `from_str_radix` alone would take `%+A`.
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(core::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -253,8 +280,15 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Reads the `baggage` of an incoming request, whether or not it carries a valid
+/// `traceparent` (the W3C specifications treat the two headers independently).
+pub fn extract_baggage<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Baggage {
+    get(BAGGAGE).map(Baggage::parse).unwrap_or_default()
+}
+
 /// Reads the trace context and baggage of an incoming request. `get` returns a header's
-/// value by its lowercase name. `None` when there is no valid `traceparent`.
+/// value by its lowercase name. `None` when there is no valid `traceparent`; the baggage
+/// alone is then read with [`extract_baggage`].
 pub fn extract<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Extracted> {
     let context = parse_traceparent(get(TRACEPARENT)?)?;
     Some(Extracted {
@@ -333,12 +367,115 @@ mod tests {
         );
         assert_eq!(parse_tracestate("Bad=1"), None);
         assert_eq!(parse_tracestate("a=b=c"), None);
-        assert_eq!(parse_tracestate(&"k=v,".repeat(40)), None);
+        // Over 32 members: the ones from the end go.
+        let many = (0..40)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let kept = parse_tracestate(&many).unwrap();
+        assert_eq!(kept.split(',').count(), 32);
+        assert!(kept.starts_with("k0=v,k1=v") && kept.ends_with("k31=v"));
+        // Over 512 bytes: members over 128 bytes go first, then from the end.
+        let big = format!("big={}", "x".repeat(200));
+        let value = format!(
+            "a=1,{big},b=2,{},z=9",
+            (0..60)
+                .map(|i| format!("m{i}=vvvv"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let kept = parse_tracestate(&value).unwrap();
+        assert!(!kept.contains("big="), "{kept}");
+        assert!(kept.starts_with("a=1,b=2,m0=vvvv"));
+        assert!(kept.len() <= 512 && kept.split(',').count() <= 32);
+        assert_eq!(parse_tracestate(&"x".repeat(9000)), None);
         let b = Baggage::parse("user=al%20ice;p=1, bad key=x,x=%zz,plan=gold");
         assert_eq!(
             b.iter().collect::<Vec<_>>(),
             [("user", "al ice"), ("plan", "gold")]
         );
         assert_eq!(b.to_header(), "user=al%20ice,plan=gold");
+        // `%+A` is not an escape: `from_str_radix` alone would read it as 0x0A.
+        assert_eq!(
+            Baggage::parse("a=%+A,b=%0A").iter().collect::<Vec<_>>(),
+            [("b", "\n")]
+        );
+        assert_eq!(percent_decode("%+A"), None);
+        assert_eq!(percent_decode("%-1"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+
+    #[test]
+    fn multibyte_characters_never_split() {
+        // Panicked on a `str` index inside the euro sign.
+        let value = format!("€{}", "a".repeat(53));
+        assert_eq!(parse_traceparent(&value), None);
+        let value = format!("0€{}", "a".repeat(60));
+        assert_eq!(parse_traceparent(&value), None);
+        let headers = [("traceparent", value.as_str()), ("baggage", "k=v")];
+        let get = |n: &str| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        assert_eq!(extract(get), None);
+        // Baggage is read without a valid trace context.
+        assert_eq!(extract_baggage(get).get("k"), Some("v"));
+    }
+
+    /// Property tests: every parser, fed arbitrary strings and bytes, never panics, and
+    /// what it accepts is within the spec's limits. `OBS_PROPTEST_CASES` raises the count.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            let cases = std::env::var("OBS_PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(512);
+            ProptestConfig {
+                cases,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn all_parsers(s: &str) {
+            if let Some(c) = parse_traceparent(s) {
+                assert_eq!(parse_traceparent(&format_traceparent(&c)), Some(c));
+            }
+            if let Some(t) = parse_tracestate(s) {
+                assert!(t.len() <= MAX_TRACESTATE_LEN, "{t}");
+                assert!(t.split(',').count() <= MAX_TRACESTATE_MEMBERS, "{t}");
+                assert_eq!(parse_tracestate(&t).as_deref(), Some(t.as_str()));
+            }
+            let b = Baggage::parse(s);
+            assert!(b.iter().count() <= MAX_BAGGAGE_ENTRIES);
+            assert_eq!(Baggage::parse(&b.to_header()), b);
+            let _ = percent_decode(s);
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn arbitrary_strings(s in "\\PC{0,700}") {
+                all_parsers(&s);
+            }
+
+            #[test]
+            fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
+                all_parsers(&String::from_utf8_lossy(&bytes));
+            }
+
+            #[test]
+            fn near_valid_traceparents(
+                prefix in "\\PC{0,3}",
+                body in "[0-9a-f-]{50,58}",
+            ) {
+                all_parsers(&format!("{prefix}{body}"));
+            }
+
+            #[test]
+            fn near_valid_lists(s in "([a-z0-9%*@/_ =;+-]{0,12},){0,60}") {
+                all_parsers(&s);
+            }
+        }
     }
 }

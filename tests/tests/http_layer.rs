@@ -344,6 +344,23 @@ fn http_layer_end_to_end() {
     );
     assert_eq!(lines[1], "tracestate: vendor=v1");
     assert_eq!(lines[2], "baggage: tenant=acme,plan=gold");
+    // Baggage travels without a valid trace context too (a malformed `traceparent`
+    // starts a new trace and keeps the baggage).
+    let echoed = http_call(
+        failing,
+        "GET",
+        "/echo-context",
+        &[
+            ("traceparent", "€".repeat(20).as_bytes()),
+            ("baggage", b"tenant=solo,bad=%+A"),
+        ],
+        None,
+    );
+    let lines: Vec<&str> = echoed.body.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", echoed.body);
+    assert!(lines[0].starts_with("traceparent: 00-"), "{}", lines[0]);
+    assert!(!lines[0].contains(&trace_id.to_string()));
+    assert_eq!(lines[1], "baggage: tenant=solo");
     let error_service = tower::ServiceExt::oneshot(
         tower_layer::Layer::layer(
             &obs_runtime::axum::ObsLayer::new(),

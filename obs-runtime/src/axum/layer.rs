@@ -171,10 +171,20 @@ where
             }
             None => server_span(&request, method, template, &id),
         };
-        if let Some(incoming) = incoming
-            && !incoming.baggage.is_empty()
-        {
-            request.extensions_mut().insert(incoming.baggage);
+        let baggage = if let Some(incoming) = incoming {
+            incoming.baggage
+        } else {
+            // Baggage travels without a trace context too.
+            let baggage = propagation::extract_baggage(|name| {
+                request.headers().get(name).and_then(|v| v.to_str().ok())
+            });
+            if !baggage.is_empty() {
+                trace::set_baggage(&span, baggage.clone());
+            }
+            baggage
+        };
+        if !baggage.is_empty() {
+            request.extensions_mut().insert(baggage);
         }
         log::bind(&span, "request_id", &id);
         let echo = HeaderValue::from_str(&id).ok();
@@ -366,6 +376,37 @@ where
                 state.finish(500, Some("handler_error"));
                 Poll::Ready(Err(error))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any `X-Request-ID` is either kept as it is (1 to 128 visible ASCII characters)
+        /// or replaced, without panicking.
+        #[test]
+        fn arbitrary_request_ids(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                headers.insert(REQUEST_ID_HEADER, value);
+            }
+            match accepted_id(&headers) {
+                Some(id) => {
+                    proptest::prop_assert_eq!(id.as_bytes(), &bytes[..]);
+                    proptest::prop_assert!((1..=MAX_REQUEST_ID_LEN).contains(&id.len()));
+                    proptest::prop_assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+                }
+                None => proptest::prop_assert!(
+                    bytes.is_empty()
+                        || bytes.len() > MAX_REQUEST_ID_LEN
+                        || !bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+                ),
+            }
+            let fresh = new_id();
+            proptest::prop_assert_eq!(fresh.len(), 32);
         }
     }
 }

@@ -311,6 +311,15 @@ pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any `Accept` header picks one of the two formats, without panicking.
+        #[test]
+        fn arbitrary_accept_headers(accept in "\\PC{0,300}") {
+            let format = Format::negotiate(Some(&accept));
+            proptest::prop_assert!(matches!(format, Format::Prometheus | Format::OpenMetrics));
+        }
+    }
+
     #[test]
     fn floats_render_canonically() {
         let mut s = String::new();

@@ -57,7 +57,8 @@ pub use layer::{
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpExporter, Protocol};
 pub use pipeline::{
-    ExportError, InMemoryExporter, Pipeline, PipelineConfig, PipelineStats, SpanExporter,
+    ExportError, InMemoryExporter, MAX_QUEUE_SIZE, Pipeline, PipelineConfig, PipelineStats,
+    SpanExporter,
 };
 pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanRecord, Status};
 pub use sampler::{Sampler, TailSampling};

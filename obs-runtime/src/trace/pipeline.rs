@@ -3,8 +3,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -128,7 +128,8 @@ impl SpanExporter for Unavailable {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineConfig {
-    /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048).
+    /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048,
+    /// at most [`MAX_QUEUE_SIZE`]; the queue allocates as it fills).
     pub max_queue: usize,
     /// Spans per export call (default 512).
     pub max_batch: usize,
@@ -202,11 +203,19 @@ enum Msg {
 }
 
 struct Shared {
-    tx: SyncSender<Msg>,
+    /// Unbounded in itself (it allocates as it fills, never up front); `queued` bounds it.
+    tx: mpsc::Sender<Msg>,
+    /// Spans sent and not yet taken by the worker.
+    queued: AtomicUsize,
+    max_queue: usize,
     tail: bool,
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// The largest `max_queue` (and `OTEL_BSP_MAX_QUEUE_SIZE`) accepted: about a million
+/// spans. The queue allocates as it fills, never up front.
+pub const MAX_QUEUE_SIZE: usize = 1 << 20;
 
 /// A running batch pipeline: a bounded queue and the thread that exports from it.
 ///
@@ -239,9 +248,11 @@ impl Pipeline {
         make: impl FnOnce() -> Result<Box<dyn SpanExporter>, ExportError> + Send + 'static,
         config: PipelineConfig,
     ) -> Self {
-        let (tx, rx) = mpsc::sync_channel(config.max_queue.max(1));
+        let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             tx,
+            queued: AtomicUsize::new(0),
+            max_queue: config.max_queue.clamp(1, MAX_QUEUE_SIZE),
             tail: config.tail.is_some(),
             counters: Counters::default(),
             worker: Mutex::new(None),
@@ -269,11 +280,12 @@ impl Pipeline {
 
     /// Queues a finished span; drops (and counts) it when the queue is full.
     pub(crate) fn push(&self, span: Box<SpanRecord>) {
-        match self.shared.tx.try_send(Msg::Span(span)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.counters.dropped(DropReason::QueueFull, 1);
-            }
+        let shared = &self.shared;
+        if shared.queued.fetch_add(1, Ordering::Relaxed) >= shared.max_queue
+            || shared.tx.send(Msg::Span(span)).is_err()
+        {
+            shared.queued.fetch_sub(1, Ordering::Relaxed);
+            shared.counters.dropped(DropReason::QueueFull, 1);
         }
     }
 
@@ -308,19 +320,8 @@ impl Pipeline {
     fn request(&self, make: fn(mpsc::Sender<()>) -> Msg, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (ack_tx, ack_rx) = mpsc::channel();
-        let mut msg = make(ack_tx);
-        loop {
-            match self.shared.tx.try_send(msg) {
-                Ok(()) => break,
-                Err(TrySendError::Disconnected(_)) => return false,
-                Err(TrySendError::Full(back)) => {
-                    if Instant::now() >= deadline {
-                        return false;
-                    }
-                    msg = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
+        if self.shared.tx.send(make(ack_tx)).is_err() {
+            return false;
         }
         ack_rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -360,6 +361,7 @@ impl Worker {
                 .max(Duration::from_millis(1));
             match rx.recv_timeout(wait) {
                 Ok(Msg::Span(span)) => {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                     self.accept(*span);
                     if self.batch.len() >= self.config.max_batch {
                         self.export();
@@ -401,6 +403,7 @@ impl Worker {
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Span(span) => {
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
                     self.accept(*span);
                     if self.batch.len() >= self.config.max_batch {
                         self.export();
