@@ -465,8 +465,27 @@ impl Histogram {
         }
     }
 
-    /// Records one observation. NaN is ignored: it has no bucket and would poison the sum.
-    /// Inside a sampled span, the span's ids become the exemplar of the bucket.
+    /// Records one observation. Inside a sampled span, the span's ids become the exemplar
+    /// of the bucket.
+    ///
+    /// Non-finite values are observations too, and never poison the series: `+Inf` and
+    /// NaN land in the `+Inf` bucket, `-Inf` in the first one, each counted in `_count`,
+    /// and none is added to `_sum` (one `+Inf` and one `-Inf` would otherwise make it NaN
+    /// for good). `_count` always equals the `+Inf` bucket.
+    ///
+    /// ```
+    /// obs_runtime::metric! {
+    ///     /// Sizes.
+    ///     pub histogram SIZES("sizes_bytes", buckets = [1.0, 10.0]);
+    /// }
+    ///
+    /// for v in [5.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+    ///     SIZES.observe(v);
+    /// }
+    /// assert_eq!(SIZES.count(), 4);
+    /// assert_eq!(SIZES.sum(), 5.0);
+    /// assert_eq!(SIZES.bucket_counts(), [1, 2, 4]);
+    /// ```
     #[inline]
     pub fn observe(&self, v: f64) {
         match crate::trace::sampled_current() {
@@ -477,20 +496,21 @@ impl Histogram {
 
     #[inline]
     fn observe_plain(&self, v: f64) {
-        if v.is_nan() {
-            return;
-        }
         let i = self.bucket_index(v);
         if let Some(slot) = self.slots.get(i + 1) {
             slot.fetch_add(1, Ordering::Relaxed);
         }
-        self.add_sum(v);
+        if v.is_finite() {
+            self.add_sum(v);
+        }
     }
 
-    /// Index of the first bound `>= v`; `bounds.len()` is the `+Inf` bucket.
+    /// Index of the first bound `>= v`; `bounds.len()` is the `+Inf` bucket (and NaN's).
     #[inline]
     fn bucket_index(&self, v: f64) -> usize {
-        if self.bounds.len() <= 16 {
+        if v.is_nan() {
+            self.bounds.len()
+        } else if self.bounds.len() <= 16 {
             self.bounds
                 .iter()
                 .position(|b| v <= *b)
@@ -517,10 +537,10 @@ impl Histogram {
     /// assert_eq!(exemplars[1].map(|e| e.value), Some(0.5));
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, trace_id: [u8; 16], span_id: [u8; 8]) {
-        if v.is_nan() {
+        self.observe_plain(v);
+        if !v.is_finite() {
             return;
         }
-        self.observe_plain(v);
         let slots = self.exemplars.get_or_init(|| {
             (0..=self.bounds.len())
                 .map(|_| ExemplarSlot::new())

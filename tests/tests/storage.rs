@@ -79,13 +79,33 @@ fn wide_families_expose_only_used_series() {
     assert_eq!(text.lines().count(), 3);
 }
 
+/// Non-finite observations are counted where they fall and never poison `_sum`: once
+/// `+Inf` and `-Inf` were both observed, the sum used to be NaN for good.
 #[test]
-fn bad_values_are_ignored() {
+fn non_finite_observations_never_poison_the_series() {
     ODD.observe(f64::NAN);
     ODD.observe(f64::INFINITY);
+    ODD.observe(f64::NEG_INFINITY);
     ODD.observe(0.5);
-    assert_eq!(ODD.bucket_counts(), vec![1, 2]);
-    assert_eq!(ODD.sum(), f64::INFINITY);
+    ODD.observe(2.0);
+    assert_eq!(ODD.bucket_counts(), vec![2, 5]);
+    assert_eq!(ODD.count(), 5);
+    assert_eq!(ODD.sum(), 2.5);
+    let registry = Registry::new();
+    registry.register(&ODD).expect("unique");
+    let text = registry.encode(Format::Prometheus);
+    assert!(text.contains("_sum 2.5\n"), "{text}");
+    obs_tests::promtool_check(&text);
+    let parsed = obs_tests::python_parse("prometheus", &text);
+    let sum = obs_tests::samples(&parsed)
+        .into_iter()
+        .find(|s| s.name.ends_with("_sum"))
+        .expect("a _sum sample");
+    assert_eq!(sum.value, 2.5);
+}
+
+#[test]
+fn bad_counter_increments_are_ignored() {
     SPENT.inc_by(2.0);
     SPENT.inc_by(-1.0);
     SPENT.inc_by(f64::NAN);
