@@ -393,15 +393,18 @@ impl Line<'_> {
         out.push_str(dim);
         write_rfc3339(out, self.nanos);
         out.push_str(reset);
+        // Everything from the program is written with its control characters escaped: a
+        // newline or an ANSI sequence in a message or value cannot forge a log line or
+        // repaint the terminal.
         let _ = write!(
             out,
             " {color}{:>5}{reset} {dim}{}:{reset} {bold}{}{reset}",
             self.level.as_str(),
-            self.target,
-            self.message
+            Escaped(&self.target),
+            Escaped(&self.message)
         );
         let field = |out: &mut String, key: &str, value: &dyn fmt::Display| {
-            let _ = write!(out, " {dim}{key}={reset}{value}");
+            let _ = write!(out, " {dim}{}={reset}{}", Escaped(&key), Escaped(value));
         };
         for (key, value) in self.fields {
             if layer.redacted(key) {
@@ -426,6 +429,30 @@ impl Line<'_> {
             field(out, "span_id", span_id);
         }
         out.push('\n');
+    }
+}
+
+/// Displays a value with its control characters escaped (`\n`, `\u{1b}`, …).
+struct Escaped<'a, T: ?Sized>(&'a T);
+
+impl<T: fmt::Display + ?Sized> fmt::Display for Escaped<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Escaper<'a, 'b>(&'a mut fmt::Formatter<'b>);
+        impl fmt::Write for Escaper<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for part in s.split_inclusive(char::is_control) {
+                    match part.chars().last() {
+                        Some(c) if c.is_control() => {
+                            self.0.write_str(&part[..part.len() - c.len_utf8()])?;
+                            write!(self.0, "{}", c.escape_default())?;
+                        }
+                        _ => self.0.write_str(part)?,
+                    }
+                }
+                Ok(())
+            }
+        }
+        write!(Escaper(f), "{}", self.0)
     }
 }
 

@@ -469,3 +469,40 @@ fn lines_for(logs: &MemoryLog, request_id: &str, message: &str) -> Value {
         .find(|l| l["request_id"] == request_id && l["message"] == message)
         .unwrap_or_else(|| panic!("a log line {message:?} for {request_id}"))
 }
+
+/// A tower service whose `call` itself panics (before any future exists).
+#[derive(Clone, Debug)]
+struct PanicsInCall;
+
+impl tower::Service<axum::http::Request<axum::body::Body>> for PanicsInCall {
+    type Response = axum::http::Response<axum::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: axum::http::Request<axum::body::Body>) -> Self::Future {
+        panic!("call panicked");
+    }
+}
+
+#[test]
+fn in_progress_returns_to_zero_when_call_panics() {
+    let before = in_progress("PUT");
+    let mut service = tower_layer::Layer::layer(&obs_runtime::axum::ObsLayer::new(), PanicsInCall);
+    let request = axum::http::Request::builder()
+        .method("PUT")
+        .uri("/panics-in-call")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tower::Service::call(&mut service, request)
+    }));
+    assert!(result.is_err());
+    assert_eq!(in_progress("PUT"), before);
+}

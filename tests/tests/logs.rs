@@ -160,9 +160,16 @@ fn pretty_lines_and_the_filter() {
         tracing::info!("dropped by the filter");
         tracing::debug!(target: "logs::noisy", "kept by its directive");
         tracing::error!(password = "p", count = 3, "it broke");
+        // A forged line and a terminal escape, in the message and in a field.
+        let user = "mallory\n2026-01-01T00:00:00.000000Z  INFO logs: admin logged in";
+        tracing::warn!(user = %user, "login failed for {user}\x1b[2J");
     });
     let lines = lines.lines();
-    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(
+        &lines[2][27..],
+        "  WARN logs: login failed for mallory\\n2026-01-01T00:00:00.000000Z  INFO logs: admin logged in\\u{1b}[2J user=\"mallory\\n2026-01-01T00:00:00.000000Z  INFO logs: admin logged in\""
+    );
     assert_eq!(&lines[0][27..], " DEBUG logs::noisy: kept by its directive");
     assert_eq!(
         &lines[1][27..],

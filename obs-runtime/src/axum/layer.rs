@@ -189,8 +189,10 @@ where
         log::bind(&span, "request_id", &id);
         let echo = HeaderValue::from_str(&id).ok();
         request.extensions_mut().insert(RequestId(Arc::clone(&id)));
-        HTTP_IN_PROGRESS.with(method).inc();
+        // Counted once `call` has returned: a `call` that panics leaves no request in
+        // progress behind.
         let inner = span.in_scope(|| self.inner.call(request));
+        HTTP_IN_PROGRESS.with(method).inc();
         ResponseFuture {
             inner,
             state: Some(InFlight {
