@@ -13,6 +13,19 @@ pub(crate) enum DropReason {
     TailEvicted,
 }
 
+/// Why the embedded metrics server closed a connection without serving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, crate::Label)]
+pub(crate) enum ConnectionDrop {
+    /// Closed to make room for a new connection while it was still sending its request.
+    Evicted,
+    /// Every slot was busy writing a response: answered `503`.
+    Busy,
+    /// Its request head did not arrive in time: answered `408`.
+    Timeout,
+    /// The handler panicked: answered `500`.
+    Panic,
+}
+
 crate::metric! {
     /// Label combinations folded into an overflow series because their family reached its
     /// series cap.
@@ -23,4 +36,6 @@ crate::metric! {
     pub(crate) counter SPANS_DROPPED("obs_spans_dropped_total", reason: DropReason);
     /// Failed trace export calls (each drops its batch).
     pub(crate) counter EXPORT_ERRORS("obs_export_errors_total");
+    /// Connections the embedded metrics server closed without serving them, by reason.
+    pub(crate) counter SERVER_DROPPED("obs_metrics_server_dropped_total", reason: ConnectionDrop);
 }

@@ -2,28 +2,45 @@
 //! `Accept`), `/health/live` and `/health/ready`, an optional bearer token.
 //!
 //! It needs no async runtime, so it works the same in a tokio service, a synchronous
-//! worker or a CLI. Each connection is served on its own short-lived thread, with a cap on
-//! concurrent connections, bounded request size and read/write timeouts, so a slow or
-//! malformed client can neither block scrapes nor grow memory.
+//! worker or a CLI. Each connection is served on its own short-lived thread. A slow or
+//! malformed client can neither block probes and scrapes nor grow memory:
+//!
+//! - the whole request head must arrive within 5 s, however it trickles in (else `408`);
+//! - at most 32 connections are served at once; when all are taken, the oldest one still
+//!   sending its request is closed to make room, so health probes always get a slot;
+//! - when every slot is busy answering, a newcomer's request is read and answered `503`;
+//! - a handler that panics (a readiness check) answers `500` and frees its slot;
+//! - versions other than HTTP/1.0 and 1.1 get `505`;
+//! - the bearer token is compared in time that depends only on its own length.
+//!
+//! Connections closed without being served are counted in
+//! `obs_metrics_server_dropped_total{reason}` (`evicted`, `busy`, `timeout`, `panic`).
 
 use core::fmt;
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::registry::Registry;
+use crate::self_metrics::{ConnectionDrop, SERVER_DROPPED};
 
 /// The default listen address, the OpenTelemetry Prometheus exporter's port on loopback.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 /// Largest request head (request line and headers) accepted, in bytes.
 const MAX_HEAD: usize = 16 * 1024;
-/// Connections served at once; more get `503` straight away.
+/// Connections served at once. When all are taken, the oldest one still sending its
+/// request is closed to make room, so slow or idle clients cannot starve probes.
 const MAX_CONNECTIONS: usize = 32;
-/// Read and write timeout of one connection.
+/// Connections being answered `503` at once (every slot busy writing); more are closed.
+const MAX_REJECTING: usize = 8;
+/// The whole request head must arrive within this, however it trickles in.
+const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// Write timeout of one connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readiness check of `/health/ready`.
@@ -145,27 +162,48 @@ impl Drop for MetricsServer {
     }
 }
 
+/// A connection being served, as the acceptor sees it.
+struct Conn {
+    id: u64,
+    /// A handle on the same socket, to close it from the acceptor.
+    stream: TcpStream,
+    /// Still reading its request head: may be evicted.
+    reading: AtomicBool,
+}
+
+/// The connections being served, oldest first.
+#[derive(Default)]
+struct Slots {
+    conns: Mutex<VecDeque<Arc<Conn>>>,
+    rejecting: AtomicUsize,
+}
+
+impl Slots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Conn>>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Frees a connection's slot however its thread ends (a panic included).
+struct SlotGuard {
+    slots: Arc<Slots>,
+    id: u64,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slots.lock().retain(|c| c.id != self.id);
+    }
+}
+
 fn accept_loop(listener: &TcpListener, config: &ServerConfig, stop: &AtomicBool) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
+    let mut next_id = 0u64;
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
-                if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-                    let _ = reject_busy(stream);
-                    continue;
-                }
-                active.fetch_add(1, Ordering::Relaxed);
-                let config = config.clone();
-                let active_in_thread = active.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("obs-metrics-conn".to_owned())
-                    .spawn(move || {
-                        let _ = serve(stream, &config);
-                        active_in_thread.fetch_sub(1, Ordering::Relaxed);
-                    });
-                if spawned.is_err() {
-                    active.fetch_sub(1, Ordering::Relaxed);
-                }
+                next_id += 1;
+                admit(stream, next_id, config, &slots);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(5));
@@ -176,16 +214,70 @@ fn accept_loop(listener: &TcpListener, config: &ServerConfig, stop: &AtomicBool)
     }
 }
 
-fn reject_busy(mut stream: TcpStream) -> io::Result<()> {
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    write_response(
-        &mut stream,
-        503,
-        "text/plain; charset=utf-8",
-        &[],
-        "busy\n",
-        false,
-    )
+/// Serves `stream` on its own thread, making room first when every slot is taken.
+fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) {
+    let Ok(handle) = stream.try_clone() else {
+        return;
+    };
+    let conn = Arc::new(Conn {
+        id,
+        stream: handle,
+        reading: AtomicBool::new(true),
+    });
+    {
+        let mut conns = slots.lock();
+        if conns.len() >= MAX_CONNECTIONS {
+            let Some(oldest) = conns.iter().position(|c| c.reading.load(Ordering::Relaxed)) else {
+                drop(conns);
+                reject_busy(stream, slots);
+                return;
+            };
+            if let Some(victim) = conns.remove(oldest) {
+                let _ = victim.stream.shutdown(std::net::Shutdown::Both);
+                SERVER_DROPPED.with(ConnectionDrop::Evicted).inc();
+            }
+        }
+        conns.push_back(Arc::clone(&conn));
+    }
+    let config = config.clone();
+    let guard = SlotGuard {
+        slots: Arc::clone(slots),
+        id,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("obs-metrics-conn".to_owned())
+        .spawn(move || {
+            let _guard = guard;
+            let _ = serve(stream, &config, &conn);
+        });
+    // Without a thread the guard was dropped with the closure: the slot is free again.
+    drop(spawned);
+}
+
+/// Answers `503` once the request has been read (so the client sees the answer, not a
+/// reset), on a thread of its own; past [`MAX_REJECTING`] of those, just closes.
+fn reject_busy(stream: TcpStream, slots: &Arc<Slots>) {
+    SERVER_DROPPED.with(ConnectionDrop::Busy).inc();
+    if slots.rejecting.fetch_add(1, Ordering::Relaxed) >= MAX_REJECTING {
+        slots.rejecting.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let inner = Arc::clone(slots);
+    let spawned = std::thread::Builder::new()
+        .name("obs-metrics-busy".to_owned())
+        .spawn(move || {
+            let mut stream = stream;
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+            let _ = read_head(&stream, Instant::now() + Duration::from_secs(1));
+            let _ = write_response(&mut stream, 503, TEXT, &[], "busy\n", false);
+            close_politely(&stream);
+            inner.rejecting.fetch_sub(1, Ordering::Relaxed);
+        });
+    if spawned.is_err() {
+        // The stream closed with the closure; the count is all that is left to undo.
+        slots.rejecting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A parsed request head: what the server looks at.
@@ -202,6 +294,29 @@ enum BadRequest {
     Malformed,
     /// Longer than [`MAX_HEAD`].
     TooLarge,
+    /// An HTTP version other than 1.0 and 1.1.
+    Version,
+    /// Not all there by the deadline.
+    Timeout,
+}
+
+/// Reads from the stream until `deadline`, however the bytes trickle in: each read waits
+/// at most for the time left.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
 }
 
 /// Reads one line; `None` when it is not UTF-8. Adds its length to `total`.
@@ -220,8 +335,25 @@ fn read_line(
     Ok(Some(n))
 }
 
-fn read_head(stream: &TcpStream) -> io::Result<Result<Request, BadRequest>> {
-    let mut reader = BufReader::new(stream.take(MAX_HEAD as u64 + 1));
+fn read_head(stream: &TcpStream, deadline: Instant) -> io::Result<Result<Request, BadRequest>> {
+    match read_head_until(stream, deadline) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Ok(Err(BadRequest::Timeout))
+        }
+        other => other,
+    }
+}
+
+fn read_head_until(
+    stream: &TcpStream,
+    deadline: Instant,
+) -> io::Result<Result<Request, BadRequest>> {
+    let mut reader = BufReader::new(DeadlineReader { stream, deadline }.take(MAX_HEAD as u64 + 1));
     let mut line = String::new();
     let mut total = 0usize;
     let Some(n) = read_line(&mut reader, &mut line, &mut total)? else {
@@ -240,8 +372,24 @@ fn read_head(stream: &TcpStream) -> io::Result<Result<Request, BadRequest>> {
     else {
         return Ok(Err(BadRequest::Malformed));
     };
-    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
+    if method.is_empty() || !target.starts_with('/') {
         return Ok(Err(BadRequest::Malformed));
+    }
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        let well_formed = version.strip_prefix("HTTP/").is_some_and(|v| {
+            let mut digits = v.split('.');
+            matches!(
+                (digits.next(), digits.next(), digits.next()),
+                (Some(a), Some(b), None)
+                    if !a.is_empty() && !b.is_empty()
+                        && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            )
+        });
+        return Ok(Err(if well_formed {
+            BadRequest::Version
+        } else {
+            BadRequest::Malformed
+        }));
     }
     let mut request = Request {
         method: method.to_owned(),
@@ -276,12 +424,16 @@ fn read_head(stream: &TcpStream) -> io::Result<Result<Request, BadRequest>> {
     }
 }
 
-/// Compares in time independent of where the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Whether `given` equals `secret`, in time that depends only on the secret's length:
+/// neither where the first difference is nor the given value's length shows.
+fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != secret.len());
+    for (i, s) in secret.iter().enumerate() {
+        // Every byte of the secret is compared, against a zero past the given value.
+        let g = given.get(i).copied().unwrap_or(0);
+        diff |= g ^ s;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    core::hint::black_box(diff) == 0
 }
 
 fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
@@ -352,27 +504,47 @@ pub fn metrics_response(
     }
 }
 
-fn serve(mut stream: TcpStream, config: &ServerConfig) -> io::Result<()> {
-    let result = respond(&mut stream, config);
-    // Close politely: half-close, then drain what the client still sends (briefly), so
-    // that unread input does not turn the close into a reset that loses the response.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let _ = io::copy(&mut (&stream).take(64 * 1024), &mut io::sink());
+fn serve(mut stream: TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        respond(&mut stream, config, conn)
+    }));
+    let result = result.unwrap_or_else(|_| {
+        // A handler (a readiness check) panicked: the client gets an answer, the slot is
+        // freed by the caller's guard.
+        SERVER_DROPPED.with(ConnectionDrop::Panic).inc();
+        write_response(&mut stream, 500, TEXT, &[], "internal error\n", false)
+    });
+    close_politely(&stream);
     result
 }
 
-fn respond(stream: &mut TcpStream, config: &ServerConfig) -> io::Result<()> {
+/// Half-closes, then drains what the client still sends (briefly), so that unread input
+/// does not turn the close into a reset that loses the response.
+fn close_politely(stream: &TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = io::copy(&mut stream.take(64 * 1024), &mut io::sink());
+}
+
+fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let request = match read_head(stream)? {
+    let head = read_head(stream, Instant::now() + HEAD_DEADLINE)?;
+    conn.reading.store(false, Ordering::Relaxed);
+    let request = match head {
         Ok(r) => r,
         Err(BadRequest::Malformed) => {
             return write_response(stream, 400, TEXT, &[], "bad request\n", false);
         }
         Err(BadRequest::TooLarge) => {
             return write_response(stream, 431, TEXT, &[], "request head too large\n", false);
+        }
+        Err(BadRequest::Version) => {
+            return write_response(stream, 505, TEXT, &[], "HTTP/1.1 only\n", false);
+        }
+        Err(BadRequest::Timeout) => {
+            SERVER_DROPPED.with(ConnectionDrop::Timeout).inc();
+            return write_response(stream, 408, TEXT, &[], "request timeout\n", false);
         }
     };
     let head_only = request.method == "HEAD";
@@ -448,8 +620,11 @@ fn write_response(
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
         _ => "",
     };
     let mut head = format!(

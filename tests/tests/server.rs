@@ -176,3 +176,115 @@ fn shutdown_releases_the_port() {
     .expect("rebind");
     assert_eq!(again.local_addr(), addr);
 }
+
+/// 50 connections trickling one byte every 4.5 s (each read alone would beat a per-read
+/// timeout) for 20 s: `/health/live` and `/metrics` answer within 1 s, every time. They
+/// used to get resets once 32 such clients held every slot.
+#[test]
+fn slow_clients_never_starve_probes() {
+    use std::time::{Duration, Instant};
+    let server = start(None, Arc::new(AtomicBool::new(true)));
+    let addr = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickle = b"GET /metrics HTTP/1.1\r\nHost: slow\r\nX-Slow: ";
+    let attackers: Vec<_> = (0..50)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut held = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut stream) = TcpStream::connect(addr) else {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    };
+                    held += 1;
+                    // One byte every 4.5 s until the server closes the connection.
+                    for byte in trickle.iter().cycle() {
+                        if stream.write_all(&[*byte]).is_err() || stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let until = Instant::now() + Duration::from_millis(4500);
+                        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                }
+                held
+            })
+        })
+        .collect();
+    // Let the attackers take every slot first.
+    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut probes = 0;
+    while Instant::now() < deadline {
+        for path in ["/health/live", "/metrics"] {
+            let started = Instant::now();
+            let (status, _, _) = get(addr, path, "");
+            let took = started.elapsed();
+            assert_eq!(status, 200, "{path} after {probes} probes");
+            assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+            probes += 1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let held: u32 = attackers
+        .into_iter()
+        .map(|a| a.join().expect("attacker"))
+        .sum();
+    assert!(probes >= 40, "{probes}");
+    assert!(held >= 50, "{held}");
+    // Each probe evicted at most one slow connection, and they were counted.
+    let evicted =
+        obs_tests::global_sample("obs_metrics_server_dropped_total", &[("reason", "evicted")])
+            .expect("the counter");
+    assert!(evicted >= f64::from(held.min(50) - 32), "{evicted}");
+}
+
+/// A readiness check that panics answers `500` and returns its slot: 40 of them (more
+/// than the 32 slots) and the server still answers. They used to leave it answering `503`
+/// forever.
+#[test]
+fn a_panicking_handler_answers_500_and_frees_its_slot() {
+    let server = MetricsServer::start(ServerConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        ready: Arc::new(|| panic!("readiness check exploded")),
+        ..ServerConfig::default()
+    })
+    .expect("bind");
+    let addr = server.local_addr();
+    for _ in 0..40 {
+        assert_eq!(get(addr, "/health/ready", "").0, 500);
+    }
+    assert_eq!(get(addr, "/health/live", "").0, 200);
+}
+
+/// `HTTP/1.9` is not accepted as HTTP/1.1: `505`; a request trickled past the head
+/// deadline gets `408`.
+#[test]
+fn unsupported_versions_and_head_timeouts() {
+    use std::time::{Duration, Instant};
+    let server = start(None, Arc::new(AtomicBool::new(true)));
+    let addr = server.local_addr();
+    assert_eq!(raw(addr, b"GET /metrics HTTP/1.9\r\n\r\n").0, 505);
+    assert_eq!(raw(addr, b"GET /metrics HTTP/2.0\r\n\r\n").0, 505);
+    assert_eq!(raw(addr, b"GET /metrics HTTP/1.0\r\n\r\n").0, 200);
+    assert_eq!(raw(addr, b"GET /metrics HTTX/1.1\r\n\r\n").0, 400);
+    let mut slow = TcpStream::connect(addr).expect("connect");
+    let started = Instant::now();
+    for byte in b"GET /metrics HTTP/1.1\r\nX: " {
+        if slow.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        if started.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    let mut response = String::new();
+    let _ = slow.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 408 "), "{response:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(7), "{took:?}");
+}
