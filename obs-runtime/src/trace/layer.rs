@@ -81,6 +81,7 @@ impl TraceLayer {
             status: Status::Unset,
             target: meta.target(),
             local_root: state.parent.is_none() || state.parent_remote,
+            local_root_id: state.local_root,
         })
     }
 }
@@ -90,6 +91,8 @@ pub(crate) struct SpanState {
     pub(crate) context: SpanContext,
     parent: Option<SpanId>,
     parent_remote: bool,
+    /// The span id of the local root (its own for a root).
+    local_root: SpanId,
     pub(crate) trace_state: Option<Arc<str>>,
     /// W3C baggage received with the trace (inherited by children).
     baggage: Option<Arc<Baggage>>,
@@ -239,10 +242,12 @@ where
         } else {
             None
         };
+        let mut local_root = None;
         let parent = parent.and_then(|p| {
-            p.extensions()
-                .get::<SpanState>()
-                .map(|s| (s.context, s.trace_state.clone(), s.baggage.clone()))
+            p.extensions().get::<SpanState>().map(|s| {
+                local_root = Some(s.local_root);
+                (s.context, s.trace_state.clone(), s.baggage.clone())
+            })
         });
         // No local parent: the remote caller's span, if `with_remote_parent` set one.
         let (parent, parent_remote) = match parent {
@@ -266,15 +271,17 @@ where
                 let sampled = self.sampler.should_sample(None, trace_id);
                 (trace_id, None, sampled, None)
             };
+        let span_id = SpanId::random();
         let mut state = SpanState {
             context: SpanContext {
                 trace_id,
-                span_id: SpanId::random(),
+                span_id,
                 sampled,
                 remote: false,
             },
             parent: parent_id,
             parent_remote,
+            local_root: local_root.unwrap_or(span_id),
             trace_state,
             baggage,
             start: 0,

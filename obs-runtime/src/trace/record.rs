@@ -206,6 +206,10 @@ pub struct SpanRecord {
     pub target: &'static str,
     /// The span has no local parent: it ends its trace's part in this process.
     pub local_root: bool,
+    /// The span id of this span's local root (its own when `local_root`): the spans one
+    /// local root stands for are sampled together, apart from other local roots of the
+    /// same trace (a retried request reusing its `traceparent`, say).
+    pub local_root_id: SpanId,
 }
 
 impl SpanRecord {
