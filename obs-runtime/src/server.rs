@@ -437,9 +437,11 @@ fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
 }
 
 fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
-    let Some(token) = token else {
-        return true;
-    };
+    token.is_none_or(|token| bearer_matches(token, header))
+}
+
+/// Whether an `Authorization` header carries `Bearer <token>` (compared in constant time).
+pub(crate) fn bearer_matches(token: &str, header: Option<&str>) -> bool {
     let Some(header) = header else {
         return false;
     };

@@ -31,7 +31,8 @@ fn gauge(component: &str) -> Option<f64> {
 #[tokio::test]
 async fn readiness_follows_the_checks() {
     let cache_up = Arc::new(AtomicBool::new(true));
-    let health = Health::new();
+    // Every probe runs the checks here: the cache has its own test.
+    let health = Health::new().cache_for(Duration::ZERO);
     health.register("hc_database", Duration::from_millis(200), || async {
         Ok(())
     });
@@ -99,4 +100,84 @@ async fn readiness_follows_the_checks() {
     assert_eq!(gauge("hc_queue"), Some(0.0));
     let text = obs_runtime::Registry::global().render(None).body;
     obs_tests::promtool_check(&text);
+}
+
+async fn get_with(app: &axum::Router, path: &str, auth: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::get(path);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// Probes within the cache's lifetime reuse one report: a burst of 50 probes runs each
+/// check once, not 50 times. A new registration drops the cached report.
+#[tokio::test]
+async fn readiness_reports_are_cached() {
+    use std::sync::atomic::AtomicUsize;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let health = Health::new().cache_for(Duration::from_millis(300));
+    let counter = Arc::clone(&runs);
+    health.register("hcc_db", Duration::from_millis(200), move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        async { Ok(()) }
+    });
+    let app: axum::Router = health.router();
+    for _ in 0..50 {
+        assert_eq!(get(&app, "/health/ready").await.0, StatusCode::OK);
+    }
+    assert_eq!(runs.load(Ordering::Relaxed), 1);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(get(&app, "/health/ready").await.0, StatusCode::OK);
+    assert_eq!(runs.load(Ordering::Relaxed), 2);
+    health.register("hcc_cache", Duration::from_millis(200), || async {
+        Err("down".to_owned())
+    });
+    assert_eq!(
+        get(&app, "/health/ready").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(runs.load(Ordering::Relaxed), 3);
+}
+
+/// Error messages (which can name hosts and ports) are hidden from callers without the
+/// token; the status of each component stays visible.
+#[tokio::test]
+async fn error_details_only_with_the_token() {
+    let health = Health::new().cache_for(Duration::ZERO).error_details(
+        obs_runtime::axum::ErrorDetails::WithToken("s3cret".to_owned()),
+    );
+    health.register("hcd_db", Duration::from_millis(200), || async {
+        Err("connect to 10.1.2.3:5432 failed".to_owned())
+    });
+    let app: axum::Router = health.router();
+    for auth in [None, Some("Bearer wrong"), Some("s3cret")] {
+        let (status, body) = get_with(&app, "/health/ready", auth).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["components"]["hcd_db"]["status"], "down");
+        assert!(
+            body["components"]["hcd_db"].get("error").is_none(),
+            "{body}"
+        );
+    }
+    let (_, body) = get_with(&app, "/health/ready", Some("Bearer s3cret")).await;
+    assert_eq!(
+        body["components"]["hcd_db"]["error"],
+        "connect to 10.1.2.3:5432 failed"
+    );
+    let hidden = Health::new()
+        .cache_for(Duration::ZERO)
+        .error_details(obs_runtime::axum::ErrorDetails::Hidden);
+    hidden.register("hcd_q", Duration::from_millis(200), || async {
+        Err("queue at 10.0.0.9".to_owned())
+    });
+    let (_, body) = get_with(&hidden.router(), "/health/ready", Some("Bearer s3cret")).await;
+    assert!(body["components"]["hcd_q"].get("error").is_none(), "{body}");
 }

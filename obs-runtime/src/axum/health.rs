@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -42,9 +42,51 @@ struct Check {
 /// assert_eq!(report.components[0].name, "cache");
 /// assert_eq!(report.components[0].error.as_deref(), Some("connection refused"));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Health {
     checks: Arc<RwLock<Vec<Arc<Check>>>>,
+    /// How long a report answers `/health/ready` before the checks run again.
+    cache_ttl: Duration,
+    /// Who sees the checks' error messages.
+    details: ErrorDetails,
+    cache: Arc<Mutex<Option<(Instant, HealthReport)>>>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            checks: Arc::default(),
+            cache_ttl: DEFAULT_CACHE,
+            details: ErrorDetails::Shown,
+            cache: Arc::default(),
+        }
+    }
+}
+
+/// How long a readiness report is reused by default: probes from several orchestrators
+/// (and an attacker hammering the endpoint) do not run every check every time.
+pub const DEFAULT_CACHE: Duration = Duration::from_secs(1);
+
+/// Who sees the error messages of failed checks in `/health/ready` (they can name hosts,
+/// ports or worse). Everyone always sees each component's `up`/`down` status.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ErrorDetails {
+    /// Everyone (the default).
+    Shown,
+    /// No one: the messages stay in `HealthReport` for your own logs.
+    Hidden,
+    /// Only requests with `Authorization: Bearer <token>` (compared in constant time).
+    WithToken(String),
+}
+
+impl std::fmt::Debug for ErrorDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Shown => f.write_str("Shown"),
+            Self::Hidden => f.write_str("Hidden"),
+            Self::WithToken(_) => f.write_str("WithToken([redacted])"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Health {
@@ -56,7 +98,11 @@ impl std::fmt::Debug for Health {
             .iter()
             .map(|c| c.name.clone())
             .collect();
-        f.debug_struct("Health").field("checks", &names).finish()
+        f.debug_struct("Health")
+            .field("checks", &names)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("details", &self.details)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,8 +129,18 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// `{"status":"ready"|"not ready","components":{"db":{"status":"up","latency_ms":1.2},…}}`.
+    /// `{"status":"ready"|"not ready","components":{"db":{"status":"up","latency_ms":1.2},…}}`,
+    /// with each failed check's `error`.
     pub fn to_json(&self) -> String {
+        self.json(true)
+    }
+
+    /// As [`to_json`](Self::to_json), without the error messages.
+    pub fn to_json_without_errors(&self) -> String {
+        self.json(false)
+    }
+
+    fn json(&self, errors: bool) -> String {
         let mut out = String::new();
         out.push_str(if self.ready {
             "{\"status\":\"ready\",\"components\":{"
@@ -102,7 +158,7 @@ impl HealthReport {
                 if c.healthy { "up" } else { "down" },
                 c.latency.as_secs_f64() * 1000.0
             );
-            if let Some(error) = &c.error {
+            if let Some(error) = c.error.as_ref().filter(|_| errors) {
                 out.push_str(",\"error\":");
                 json_str(&mut out, error);
             }
@@ -146,8 +202,50 @@ impl Health {
         Self::default()
     }
 
+    /// Reuses a readiness report for `ttl` before running the checks again (default
+    /// [`DEFAULT_CACHE`]; `Duration::ZERO` runs them on every probe).
+    #[must_use]
+    pub fn cache_for(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// Who sees failed checks' error messages in `/health/ready`.
+    ///
+    /// ```
+    /// use obs_runtime::axum::{ErrorDetails, Health};
+    ///
+    /// let health = Health::new().error_details(ErrorDetails::WithToken("s3cret".into()));
+    /// # let _ = health;
+    /// ```
+    #[must_use]
+    pub fn error_details(mut self, details: ErrorDetails) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The readiness report `/health/ready` answers with: the last one while younger than
+    /// the cache's time to live, else a fresh [`check`](Self::check).
+    pub async fn report(&self) -> HealthReport {
+        if !self.cache_ttl.is_zero()
+            && let Some((at, report)) = self
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+            && at.elapsed() < self.cache_ttl
+        {
+            return report.clone();
+        }
+        let report = self.check().await;
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), report.clone()));
+        report
+    }
+
     /// Adds a check. It fails when it returns `Err`, or does not finish within `timeout`.
-    /// A check registered again under the same name replaces the earlier one.
+    /// A check registered again under the same name replaces the earlier one. The cached
+    /// report is dropped.
     pub fn register<F, Fut>(&self, name: impl Into<String>, timeout: Duration, check: F)
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -164,6 +262,8 @@ impl Health {
         checks.retain(|c| c.name != check.name);
         checks.push(check);
         checks.sort_by(|a, b| a.name.cmp(&b.name));
+        drop(checks);
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Runs every check concurrently and updates `app_health`.
@@ -213,7 +313,9 @@ impl Health {
     }
 
     /// `/health/live` (200 while the process serves) and `/health/ready` (200 with every
-    /// component's state, 503 when a check fails).
+    /// component's state, 503 when a check fails; the report is cached for
+    /// [`cache_for`](Self::cache_for), error messages shown as
+    /// [`error_details`](Self::error_details) says).
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         let health = self.clone();
         Router::new()
@@ -223,16 +325,31 @@ impl Health {
             )
             .route(
                 "/health/ready",
-                get(move || {
+                get(move |headers: axum::http::HeaderMap| {
                     let health = health.clone();
                     async move {
-                        let report = health.check().await;
+                        let report = health.report().await;
                         let status = if report.ready {
                             StatusCode::OK
                         } else {
                             StatusCode::SERVICE_UNAVAILABLE
                         };
-                        json(status, report.to_json())
+                        let shown = match &health.details {
+                            ErrorDetails::Shown => true,
+                            ErrorDetails::Hidden => false,
+                            ErrorDetails::WithToken(token) => crate::server::bearer_matches(
+                                token,
+                                headers
+                                    .get(axum::http::header::AUTHORIZATION)
+                                    .and_then(|v| v.to_str().ok()),
+                            ),
+                        };
+                        let body = if shown {
+                            report.to_json()
+                        } else {
+                            report.to_json_without_errors()
+                        };
+                        json(status, body)
                     }
                 }),
             )

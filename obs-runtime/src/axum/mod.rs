@@ -24,7 +24,7 @@ mod health;
 mod layer;
 mod routes;
 
-pub use health::{ComponentHealth, Health, HealthReport};
+pub use health::{ComponentHealth, DEFAULT_CACHE, ErrorDetails, Health, HealthReport};
 pub use layer::{
     CLIENT_CLOSED, MAX_REQUEST_ID_LEN, ObsLayer, ObsService, REQUEST_ID_HEADER, RequestId,
     ResponseFuture,
