@@ -14,7 +14,7 @@ use crate::log::{LogFormat, LogLayer, LogWriter};
 use crate::propagation::percent_decode;
 use crate::server::{MetricsServer, ServerConfig};
 use crate::trace::{
-    AttrValue, ExportError, Pipeline, PipelineConfig, Resource, Sampler, SpanExporter,
+    AttrValue, ExportError, Pipeline, PipelineConfig, Resource, Sampler, SpanExporter, SpanLimits,
     TailSampling, TraceLayer,
 };
 
@@ -150,6 +150,7 @@ impl Env {
 /// | `OTEL_TRACES_EXPORTER` | `otlp` or `none` | `otlp` |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |
+/// | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` | span limits ([`SpanLimits`](crate::trace::SpanLimits)) | 4096 bytes, 128, 128 |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | batch queue size (at most 1 048 576), batch size, delay in ms | 2048, 512, 5000 |
 /// | `RUST_LOG` | `tracing` filter directives | `info` |
 /// | `OBS_LOG_FORMAT` | `json`, `pretty` or `auto` | `auto`: pretty on a terminal |
@@ -513,6 +514,7 @@ struct Config {
     export_desc: String,
     sampler: Sampler,
     pipeline: PipelineConfig,
+    limits: SpanLimits,
     filter: Filter,
     logs: Option<LogLayer>,
     metrics: Option<ServerConfig>,
@@ -649,6 +651,30 @@ impl Config {
                 }
             }
         };
+
+        // Span limits.
+        let mut limits = SpanLimits::default();
+        for (var, slot, what) in [
+            (
+                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                &mut limits.attribute_value_length,
+                "a length in bytes",
+            ),
+            (
+                "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+                &mut limits.attribute_count,
+                "a number of attributes",
+            ),
+            (
+                "OTEL_SPAN_EVENT_COUNT_LIMIT",
+                &mut limits.event_count,
+                "a number of events",
+            ),
+        ] {
+            if let Some(n) = parse_number::<usize>(&env, var, what)? {
+                *slot = n;
+            }
+        }
 
         // Batch pipeline.
         let mut pipeline = b.pipeline.unwrap_or_default();
@@ -879,6 +905,7 @@ impl Config {
             export_desc,
             sampler,
             pipeline,
+            limits,
             filter,
             logs,
             metrics,
@@ -899,7 +926,7 @@ impl Config {
         let pipeline = self
             .export
             .map(|make| Pipeline::start_with(make, self.pipeline));
-        let mut traces = TraceLayer::new(self.sampler);
+        let mut traces = TraceLayer::new(self.sampler).with_limits(self.limits);
         if let Some(p) = &pipeline {
             traces = traces.with_pipeline(p);
         }
@@ -1003,6 +1030,9 @@ mod tests {
 
     /// Every variable obs reads, for the property test below.
     const VARS: &[&str] = &[
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT",
         "OBS_LOG_FORMAT",
         "OBS_METRICS_ADDR",
         "OBS_METRICS_TOKEN",

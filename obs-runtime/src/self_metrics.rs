@@ -26,6 +26,17 @@ pub(crate) enum ConnectionDrop {
     Panic,
 }
 
+/// Which span limit cut something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, crate::Label)]
+pub(crate) enum SpanLimit {
+    /// A string attribute value was cut to the length limit.
+    AttributeValueLength,
+    /// An attribute past the count limit was dropped.
+    AttributeCount,
+    /// An event past the count limit was dropped.
+    EventCount,
+}
+
 crate::metric! {
     /// Label combinations folded into an overflow series because their family reached its
     /// series cap.
@@ -36,6 +47,8 @@ crate::metric! {
     pub(crate) counter SPANS_DROPPED("obs_spans_dropped_total", reason: DropReason);
     /// Failed trace export calls (each drops its batch).
     pub(crate) counter EXPORT_ERRORS("obs_export_errors_total");
+    /// What the span limits cut: values shortened, attributes and events dropped.
+    pub(crate) counter SPAN_LIMITS("obs_span_limits_total", limit: SpanLimit);
     /// Connections the embedded metrics server closed without serving them, by reason.
     pub(crate) counter SERVER_DROPPED("obs_metrics_server_dropped_total", reason: ConnectionDrop);
 }

@@ -269,3 +269,94 @@ fn exemplars_only_from_sampled_spans() {
     assert_eq!(exemplar.span_id, spans[0].span_id.to_bytes());
     assert_eq!(exemplar.value, 2.0);
 }
+
+/// The OpenTelemetry span limits bound what one span holds, whatever its inputs: values
+/// cut at a character boundary, attributes and events past the count dropped, all
+/// counted. A 300 KB attribute used to be kept whole (2 500 of them took the orders
+/// example from 12 MiB to 710 MiB with the collector stalled).
+#[test]
+fn span_limits_bound_every_span() {
+    let exporter = InMemoryExporter::default();
+    let telemetry = obs_runtime::init()
+        .env([
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "7"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "2"),
+        ])
+        .exporter(exporter.clone())
+        .sampler(Sampler::AlwaysOn)
+        .batch(PipelineConfig {
+            delay: Duration::from_millis(20),
+            ..PipelineConfig::default()
+        })
+        .metrics_addr(None)
+        .logs(false)
+        .build()
+        .unwrap();
+    let before = |limit: &str| {
+        obs_tests::global_sample("obs_span_limits_total", &[("limit", limit)]).unwrap_or(0.0)
+    };
+    let (values, counts, events) = (
+        before("attribute_value_length"),
+        before("attribute_count"),
+        before("event_count"),
+    );
+    tracing::dispatcher::with_default(&telemetry.dispatch, || {
+        let huge = "ü".repeat(150_000);
+        let span = tracing::info_span!(
+            "limited",
+            ua = huge.as_str(),
+            a = 1,
+            b = 2,
+            c = 3,
+            d = 4,
+            e = 5,
+            f = 6,
+            g = 7
+        );
+        let _entered = span.enter();
+        for i in 0..5 {
+            tracing::info!(i, note = huge.as_str(), "event");
+        }
+    });
+    let (spans, _) = finish(telemetry, &exporter);
+    let span = spans
+        .iter()
+        .find(|s| s.name == "limited")
+        .expect("exported");
+    assert_eq!(span.attributes.len(), 7);
+    assert_eq!(span.dropped_attributes, 1);
+    let ua = span.attribute("ua").expect("kept").to_string();
+    assert_eq!(ua, "ü".repeat(5));
+    assert_eq!(span.events.len(), 2);
+    assert_eq!(span.dropped_events, 3);
+    let note = span.events[0]
+        .attributes
+        .iter()
+        .find(|(k, _)| *k == "note")
+        .map(|(_, v)| v.to_string());
+    assert_eq!(note.as_deref(), Some("üüüüü"));
+    assert_eq!(before("attribute_value_length") - values, 3.0);
+    assert_eq!(before("attribute_count") - counts, 1.0);
+    assert_eq!(before("event_count") - events, 3.0);
+}
+
+/// Without settings, a 300 KB value keeps its first 4 096 bytes.
+#[test]
+fn default_value_limit_is_four_kib() {
+    let (telemetry, exporter) = telemetry(Sampler::AlwaysOn, None);
+    tracing::dispatcher::with_default(&telemetry.dispatch, || {
+        let agent = "x".repeat(300_000);
+        let _span = tracing::info_span!("request", user_agent.original = agent.as_str()).entered();
+    });
+    let (spans, _) = finish(telemetry, &exporter);
+    let span = spans
+        .iter()
+        .find(|s| s.name == "request")
+        .expect("exported");
+    assert_eq!(
+        span.attribute("user_agent.original")
+            .map(|v| v.to_string().len()),
+        Some(4096)
+    );
+}

@@ -13,12 +13,13 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::record::{EventFields, unsigned};
+use super::record::{EventFields, SpanLimits, truncated, unsigned};
 use super::{
     AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
     TraceId,
 };
 use crate::propagation::Baggage;
+use crate::self_metrics::{SPAN_LIMITS, SpanLimit};
 use crate::time::unix_nanos;
 
 /// Assigns trace and span ids, samples, records and exports spans. See the
@@ -26,6 +27,7 @@ use crate::time::unix_nanos;
 pub struct TraceLayer {
     sampler: Sampler,
     pipeline: Option<Pipeline>,
+    limits: SpanLimits,
 }
 
 impl fmt::Debug for TraceLayer {
@@ -33,6 +35,7 @@ impl fmt::Debug for TraceLayer {
         f.debug_struct("TraceLayer")
             .field("sampler", &self.sampler)
             .field("exporting", &self.pipeline.is_some())
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -45,7 +48,15 @@ impl TraceLayer {
         Self {
             sampler,
             pipeline: None,
+            limits: SpanLimits::default(),
         }
+    }
+
+    /// Applies `limits` to recorded spans (default [`SpanLimits::default`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sends finished spans to `pipeline`.
@@ -78,6 +89,7 @@ impl TraceLayer {
             attributes: Vec::with_capacity(meta.fields().len()),
             events: Vec::new(),
             dropped_events: 0,
+            dropped_attributes: 0,
             status: Status::Unset,
             target: meta.target(),
             local_root: state.parent.is_none() || state.parent_remote,
@@ -291,7 +303,12 @@ where
         if self.recording(sampled) {
             state.start = unix_nanos();
             let mut record = Self::new_record(span.metadata(), &state);
-            attrs.record(&mut SpanFields(&mut record, span.metadata(), true));
+            attrs.record(&mut SpanFields(
+                &mut record,
+                span.metadata(),
+                true,
+                &self.limits,
+            ));
             state.record = Some(record);
         }
         span.extensions_mut().insert(state);
@@ -307,7 +324,7 @@ where
             .get_mut::<SpanState>()
             .and_then(|s| s.record.as_mut())
         {
-            values.record(&mut SpanFields(record, meta, false));
+            values.record(&mut SpanFields(record, meta, false, &self.limits));
         }
     }
 
@@ -322,8 +339,9 @@ where
         else {
             return;
         };
-        if record.events.len() >= SpanRecord::MAX_EVENTS {
+        if record.events.len() >= self.limits.event_count {
             record.dropped_events = record.dropped_events.saturating_add(1);
+            SPAN_LIMITS.with(SpanLimit::EventCount).inc();
             return;
         }
         let meta = event.metadata();
@@ -334,6 +352,21 @@ where
         }
         let mut fields = EventFields::default();
         event.record(&mut fields);
+        let max = self.limits.attribute_value_length;
+        for (_, value) in &mut fields.attributes {
+            if let AttrValue::Str(s) = value
+                && let Some(cut) = truncated(s, max)
+            {
+                *value = AttrValue::Str(Cow::Owned(cut.to_owned()));
+                SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+            }
+        }
+        if let Some(message) = &mut fields.message
+            && let Some(cut) = truncated(message, max)
+        {
+            *message = cut.to_owned();
+            SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+        }
         record.events.push(EventRecord {
             name: fields
                 .message
@@ -549,6 +582,7 @@ struct SpanFields<'a>(
     &'a mut SpanRecord,
     &'static tracing::Metadata<'static>,
     bool,
+    &'a SpanLimits,
 );
 
 impl SpanFields<'_> {
@@ -566,20 +600,31 @@ impl SpanFields<'_> {
 
 impl SpanFields<'_> {
     fn set(&mut self, key: &'static str, value: AttrValue) {
-        let attributes = &mut self.0.attributes;
-        if self.2 {
-            attributes.push((key, value));
-        } else if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key) {
+        let limit = self.3.attribute_count;
+        let record = &mut *self.0;
+        let attributes = &mut record.attributes;
+        if !self.2
+            && let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key)
+        {
             slot.1 = value;
-        } else {
+        } else if attributes.len() < limit {
             attributes.push((key, value));
+        } else {
+            record.dropped_attributes = record.dropped_attributes.saturating_add(1);
+            SPAN_LIMITS.with(SpanLimit::AttributeCount).inc();
         }
     }
 
     fn text(&mut self, field: &Field, value: &str) {
         let name = field.name();
         let Some(otel) = name.strip_prefix("otel.") else {
-            let value = self.owned(value);
+            let value = match truncated(value, self.3.attribute_value_length) {
+                Some(cut) => {
+                    SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+                    Cow::Owned(cut.to_owned())
+                }
+                None => self.owned(value),
+            };
             self.set(name, AttrValue::Str(value));
             return;
         };

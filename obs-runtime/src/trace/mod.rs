@@ -60,7 +60,7 @@ pub use pipeline::{
     ExportError, InMemoryExporter, MAX_QUEUE_SIZE, Pipeline, PipelineConfig, PipelineStats,
     SpanExporter,
 };
-pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanRecord, Status};
+pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanLimits, SpanRecord, Status};
 pub use sampler::{Sampler, TailSampling};
 
 pub(crate) use layer::{layer_state_context, sampled_current};

@@ -232,7 +232,7 @@ fn span_data(span: SpanRecord) -> SpanData {
             .into_iter()
             .map(|(k, v)| KeyValue::new(k, value(v)))
             .collect(),
-        dropped_attributes_count: 0,
+        dropped_attributes_count: span.dropped_attributes,
         events: {
             let mut events = SpanEvents::default();
             events.events = span

@@ -609,6 +609,7 @@ mod tests {
             attributes: Vec::new(),
             events: Vec::new(),
             dropped_events: 0,
+            dropped_attributes: 0,
             status: if failed {
                 Status::Error {
                     description: Cow::Borrowed("failed"),

@@ -196,10 +196,12 @@ pub struct SpanRecord {
     pub end_unix_nanos: u64,
     /// The span's fields, except the `otel.*` ones that set name, kind and status.
     pub attributes: Vec<(&'static str, AttrValue)>,
-    /// Events, oldest first, at most [`MAX_EVENTS`](SpanRecord::MAX_EVENTS).
+    /// Events, oldest first, at most [`SpanLimits::event_count`].
     pub events: Vec<EventRecord>,
     /// Events beyond the limit, not kept.
     pub dropped_events: u32,
+    /// Attributes beyond the limit, not kept.
+    pub dropped_attributes: u32,
     /// Status.
     pub status: Status,
     /// The `tracing` target of the span (its instrumentation scope).
@@ -212,8 +214,53 @@ pub struct SpanRecord {
     pub local_root_id: SpanId,
 }
 
+/// The OpenTelemetry span limits, from `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+/// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` and `OTEL_SPAN_EVENT_COUNT_LIMIT`. They bound a
+/// span's memory whatever its inputs: a 300 KB `User-Agent` is kept as its first 4 KiB.
+/// What they cut is counted in `obs_span_limits_total{limit}` and, per span, in the
+/// exported `dropped_attributes_count` and `dropped_events_count`.
+///
+/// ```
+/// use obs_runtime::trace::SpanLimits;
+/// let limits = SpanLimits::default();
+/// assert_eq!((limits.attribute_value_length, limits.attribute_count, limits.event_count), (4096, 128, 128));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Longest string attribute value kept, in bytes (cut at a character boundary). The
+    /// OpenTelemetry default is no limit; obs keeps 4 096 bytes, since request-derived
+    /// values (`user_agent.original`, `url.path`) come from clients.
+    pub attribute_value_length: usize,
+    /// Most attributes kept per span (OpenTelemetry default 128).
+    pub attribute_count: usize,
+    /// Most events kept per span (OpenTelemetry default 128).
+    pub event_count: usize,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        Self {
+            attribute_value_length: 4096,
+            attribute_count: 128,
+            event_count: SpanRecord::MAX_EVENTS,
+        }
+    }
+}
+
+/// `value` cut to at most `max` bytes at a character boundary; `None` when it fits.
+pub(crate) fn truncated(value: &str, max: usize) -> Option<&str> {
+    if value.len() <= max {
+        return None;
+    }
+    let mut end = max;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&value[..end])
+}
+
 impl SpanRecord {
-    /// Most events kept per span (the OpenTelemetry default).
+    /// Most events kept per span by default (the OpenTelemetry default).
     pub const MAX_EVENTS: usize = 128;
 
     /// The attribute named `key`.
