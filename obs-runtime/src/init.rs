@@ -151,6 +151,7 @@ impl Env {
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |
 /// | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` | span limits ([`SpanLimits`](crate::trace::SpanLimits)) | 4096 bytes, 128, 128 |
+/// | `OBS_BSP_MAX_QUEUE_BYTES` | estimated bytes of spans waiting for export | 32 MiB |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | batch queue size (at most 1 048 576), batch size, delay in ms | 2048, 512, 5000 |
 /// | `RUST_LOG` | `tracing` filter directives | `info` |
 /// | `OBS_LOG_FORMAT` | `json`, `pretty` or `auto` | `auto`: pretty on a terminal |
@@ -693,6 +694,11 @@ impl Config {
             }
             pipeline.max_queue = n.max(1);
         }
+        if let Some(n) =
+            parse_number::<usize>(&env, "OBS_BSP_MAX_QUEUE_BYTES", "a number of bytes")?
+        {
+            pipeline.max_queue_bytes = n.max(1);
+        }
         if let Some(n) = parse_number::<usize>(
             &env,
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
@@ -1030,6 +1036,7 @@ mod tests {
 
     /// Every variable obs reads, for the property test below.
     const VARS: &[&str] = &[
+        "OBS_BSP_MAX_QUEUE_BYTES",
         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
         "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
         "OTEL_SPAN_EVENT_COUNT_LIMIT",

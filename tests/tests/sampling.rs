@@ -1,5 +1,6 @@
 //! Head sampling (ratio, parent-based) and the tail sampler, through an in-memory exporter.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use obs_runtime::propagation;
@@ -359,4 +360,67 @@ fn default_value_limit_is_four_kib() {
             .map(|v| v.to_string().len()),
         Some(4096)
     );
+}
+
+/// An exporter stalled until released.
+struct Stalled {
+    open: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl obs_runtime::trace::SpanExporter for Stalled {
+    fn export(
+        &mut self,
+        _batch: Vec<SpanRecord>,
+        _resource: &obs_runtime::trace::Resource,
+    ) -> Result<(), obs_runtime::trace::ExportError> {
+        let (lock, cv) = &*self.open;
+        let mut open = lock.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+        Ok(())
+    }
+}
+
+/// With the collector stalled, the queue holds at most its byte budget: spans of 4 KB
+/// against a 100 KB budget, 300 of them sent, about 25 kept, the rest dropped and
+/// counted, and every span accounted for once the collector is back.
+#[test]
+fn queue_is_bounded_in_bytes() {
+    let open = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let telemetry = obs_runtime::init()
+        .env([("OBS_BSP_MAX_QUEUE_BYTES", "100000")])
+        .exporter(Stalled {
+            open: Arc::clone(&open),
+        })
+        .sampler(Sampler::AlwaysOn)
+        .batch(PipelineConfig {
+            max_queue: 10_000,
+            max_batch: 1,
+            delay: Duration::from_millis(5),
+            ..PipelineConfig::default()
+        })
+        .metrics_addr(None)
+        .logs(false)
+        .build()
+        .unwrap();
+    let pipeline = telemetry.guard.pipeline().unwrap().clone();
+    tracing::dispatcher::with_default(&telemetry.dispatch, || {
+        let value = "v".repeat(4000);
+        for _ in 0..300 {
+            let _span = tracing::info_span!("big", payload = value.as_str()).entered();
+        }
+    });
+    let stalled = pipeline.stats();
+    // 100 000 / ~4 300 bytes a span, plus the one the stalled exporter holds.
+    assert!(stalled.queue_full >= 300 - 25, "{stalled:?}");
+    assert!(stalled.queue_full < 300, "{stalled:?}");
+    {
+        let (lock, cv) = &*open;
+        *lock.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    drop(telemetry.guard);
+    let done = pipeline.stats();
+    assert_eq!(done.exported + done.queue_full, 300, "{done:?}");
 }

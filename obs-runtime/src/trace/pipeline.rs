@@ -131,6 +131,11 @@ pub struct PipelineConfig {
     /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048,
     /// at most [`MAX_QUEUE_SIZE`]; the queue allocates as it fills).
     pub max_queue: usize,
+    /// Bytes of finished spans waiting for the exporter (their strings, attributes and
+    /// events, estimated); beyond this they are dropped and counted like a full queue
+    /// (default 32 MiB, `OBS_BSP_MAX_QUEUE_BYTES`). With the count alone, 2 048 spans
+    /// of large attributes could hold gigabytes while the collector is stalled.
+    pub max_queue_bytes: usize,
     /// Spans per export call (default 512).
     pub max_batch: usize,
     /// Longest a span waits before its batch is exported (default 5 s).
@@ -145,6 +150,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             max_queue: 2048,
+            max_queue_bytes: 32 << 20,
             max_batch: 512,
             delay: Duration::from_secs(5),
             tail: None,
@@ -208,6 +214,9 @@ struct Shared {
     /// Spans sent and not yet taken by the worker.
     queued: AtomicUsize,
     max_queue: usize,
+    /// Their estimated bytes.
+    queued_bytes: AtomicUsize,
+    max_queue_bytes: usize,
     tail: bool,
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -253,6 +262,8 @@ impl Pipeline {
             tx,
             queued: AtomicUsize::new(0),
             max_queue: config.max_queue.clamp(1, MAX_QUEUE_SIZE),
+            queued_bytes: AtomicUsize::new(0),
+            max_queue_bytes: config.max_queue_bytes.max(1),
             tail: config.tail.is_some(),
             counters: Counters::default(),
             worker: Mutex::new(None),
@@ -281,10 +292,13 @@ impl Pipeline {
     /// Queues a finished span; drops (and counts) it when the queue is full.
     pub(crate) fn push(&self, span: Box<SpanRecord>) {
         let shared = &self.shared;
-        if shared.queued.fetch_add(1, Ordering::Relaxed) >= shared.max_queue
-            || shared.tx.send(Msg::Span(span)).is_err()
-        {
+        let bytes = span.approx_bytes();
+        let full = shared.queued.fetch_add(1, Ordering::Relaxed) >= shared.max_queue;
+        let too_big = shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes
+            > shared.max_queue_bytes;
+        if full || too_big || shared.tx.send(Msg::Span(span)).is_err() {
             shared.queued.fetch_sub(1, Ordering::Relaxed);
+            shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             shared.counters.dropped(DropReason::QueueFull, 1);
         }
     }
@@ -361,7 +375,7 @@ impl Worker {
                 .max(Duration::from_millis(1));
             match rx.recv_timeout(wait) {
                 Ok(Msg::Span(span)) => {
-                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.taken(&span);
                     self.accept(*span);
                     if self.batch.len() >= self.config.max_batch {
                         self.export();
@@ -403,7 +417,7 @@ impl Worker {
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Span(span) => {
-                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.taken(&span);
                     self.accept(*span);
                     if self.batch.len() >= self.config.max_batch {
                         self.export();
@@ -415,6 +429,14 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// A queued span was taken off the queue.
+    fn taken(&self, span: &SpanRecord) {
+        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        self.shared
+            .queued_bytes
+            .fetch_sub(span.approx_bytes(), Ordering::Relaxed);
     }
 
     fn accept(&mut self, span: SpanRecord) {

@@ -263,6 +263,41 @@ impl SpanRecord {
     /// Most events kept per span by default (the OpenTelemetry default).
     pub const MAX_EVENTS: usize = 128;
 
+    /// The memory this record holds, estimated: its own size, its strings, attributes
+    /// and events. What bounds the export queue in bytes.
+    pub fn approx_bytes(&self) -> usize {
+        fn attrs(list: &[(&'static str, AttrValue)]) -> usize {
+            list.iter()
+                .map(|(_, v)| {
+                    core::mem::size_of::<(&str, AttrValue)>()
+                        + match v {
+                            AttrValue::Str(Cow::Owned(s)) => s.len(),
+                            _ => 0,
+                        }
+                })
+                .sum()
+        }
+        let name = match &self.name {
+            Cow::Owned(s) => s.len(),
+            Cow::Borrowed(_) => 0,
+        };
+        core::mem::size_of::<Self>()
+            + name
+            + attrs(&self.attributes)
+            + self
+                .events
+                .iter()
+                .map(|e| {
+                    core::mem::size_of::<EventRecord>()
+                        + match &e.name {
+                            Cow::Owned(s) => s.len(),
+                            Cow::Borrowed(_) => 0,
+                        }
+                        + attrs(&e.attributes)
+                })
+                .sum::<usize>()
+    }
+
     /// The attribute named `key`.
     pub fn attribute(&self, key: &str) -> Option<&AttrValue> {
         self.attributes
