@@ -6,6 +6,7 @@
 //! [`with`](DynamicFamily::with); keep the returned handle when a series is updated often.
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -15,6 +16,10 @@ use crate::metric::Metric;
 
 /// The label value of the series that collects combinations beyond a family's cap.
 pub const OVERFLOW_VALUE: &str = "__overflow__";
+
+/// Longest label value a dynamic family keeps, in bytes; longer ones share the overflow
+/// series.
+pub const MAX_LABEL_VALUE_LEN: usize = 256;
 
 /// Name, help, unit, label names and series cap of a run-time family.
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +74,8 @@ pub struct DynamicFamily<M: Metric, const N: usize> {
     max_series: usize,
     series: RwLock<HashMap<Vec<String>, Arc<M>>>,
     overflow: Arc<M>,
+    /// The overflow series was handed out (so it is exposed even below the cap).
+    overflowed: AtomicBool,
     created: f64,
 }
 
@@ -84,14 +91,22 @@ impl<M: Metric, const N: usize> DynamicFamily<M, N> {
             max_series: d.max_series,
             series: RwLock::new(HashMap::new()),
             overflow,
+            overflowed: AtomicBool::new(false),
             created: crate::time::unix_seconds(),
         }
     }
 
     /// The series for these label values. Once `max_series` combinations exist, new ones
     /// share the overflow series (all label values [`OVERFLOW_VALUE`]) and each such lookup
-    /// counts one in `obs_cardinality_overflow_total`.
+    /// counts one in `obs_cardinality_overflow_total`. A value longer than
+    /// [`MAX_LABEL_VALUE_LEN`] bytes (a label value is never meant to carry a payload)
+    /// takes the overflow series too, counted the same way.
     pub fn with(&self, values: [&str; N]) -> Arc<M> {
+        if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_LEN) {
+            crate::self_metrics::CARDINALITY_OVERFLOW.inc();
+            self.overflowed.store(true, Ordering::Relaxed);
+            return self.overflow.clone();
+        }
         let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
         if let Some(m) = self
             .series
@@ -151,7 +166,7 @@ impl<M: Metric, const N: usize> Collect for DynamicFamily<M, N> {
                 .collect();
             series[key].encode(&pairs, self.created, encoder);
         }
-        if series.len() >= self.max_series {
+        if series.len() >= self.max_series || self.overflowed.load(Ordering::Relaxed) {
             let pairs: Vec<(&str, &str)> = self
                 .labels
                 .iter()

@@ -102,7 +102,7 @@ mod time;
 pub mod trace;
 mod type_name;
 
-pub use dynamic::{DynamicFamily, DynamicOptions, OVERFLOW_VALUE};
+pub use dynamic::{DynamicFamily, DynamicOptions, MAX_LABEL_VALUE_LEN, OVERFLOW_VALUE};
 pub use encoding::{Exemplar, Format};
 pub use family::{Collect, Descriptor, EAGER_SERIES_LIMIT, Family, Info, Location};
 pub use init::{Builder, Guard, InitError, Protocol, Telemetry, init};
