@@ -521,10 +521,24 @@ struct Config {
     metrics: Option<ServerConfig>,
 }
 
+/// Variables whose values carry credentials although their names do not say so.
+const SECRET_VARS: [&str; 3] = [
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OBS_METRICS_TOKEN",
+];
+
+/// An invalid variable. The value is kept only where it cannot hold a secret: the value
+/// of a secret-bearing variable is never echoed, and credentials in a URL are masked.
 fn invalid(name: &'static str, value: &str, expected: impl Into<Cow<'static, str>>) -> InitError {
+    let value = if SECRET_VARS.contains(&name) || crate::name::looks_sensitive(name) {
+        crate::redact::REDACTED.to_owned()
+    } else {
+        crate::redact::scrub(value).into_owned()
+    };
     InitError::InvalidVar {
         name,
-        value: value.to_owned(),
+        value,
         expected: expected.into(),
     }
 }
@@ -831,7 +845,28 @@ impl Config {
                 env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
             ),
         };
-        let filter = EnvFilter::builder().parse(&directives).map_err(|e| {
+        // tracing-subscriber's directive parser panics on some non-ASCII input (it slices
+        // inside a character); directives are ASCII, so anything else is refused here.
+        let parsed = if directives.is_ascii() {
+            std::panic::catch_unwind(|| EnvFilter::builder().parse(&directives)).ok()
+        } else {
+            None
+        };
+        let Some(parsed) = parsed else {
+            return Err(if filter_name == "RUST_LOG" {
+                invalid(
+                    "RUST_LOG",
+                    &directives,
+                    "tracing filter directives such as `info,my_crate=debug`, in ASCII",
+                )
+            } else {
+                InitError::InvalidSetting {
+                    setting: "log_filter",
+                    message: "filter directives must be ASCII".to_owned(),
+                }
+            });
+        };
+        let filter = parsed.map_err(|e| {
             if filter_name == "RUST_LOG" {
                 invalid(
                     "RUST_LOG",
@@ -990,7 +1025,10 @@ fn otlp_exporter(
     if let Err(e) = endpoint.parse::<http::Uri>() {
         return Err(InitError::InvalidSetting {
             setting: "otlp_endpoint",
-            message: format!("{endpoint:?} is not a valid URL: {e}"),
+            message: format!(
+                "{:?} is not a valid URL: {e}",
+                crate::redact::scrub(endpoint)
+            ),
         });
     }
     for (k, v) in headers {
@@ -1090,6 +1128,35 @@ mod tests {
         }
     }
 
+    /// No error message echoes a secret: the headers variable (API keys), the token, or
+    /// credentials in an endpoint URL.
+    #[test]
+    fn errors_never_echo_secrets() {
+        for vars in [
+            &[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer SECRET-123,broken",
+            )][..],
+            &[(
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "x-api-key=SECRET-123,\u{7f}=x",
+            )][..],
+            &[(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "ftp://collector:SECRET-123@example.com:4318",
+            )][..],
+            &[("OBS_METRICS_TOKEN", "SECRET-123\u{0}")][..],
+        ] {
+            let message = init()
+                .env(vars.iter().copied())
+                .metrics_addr(None)
+                .build()
+                .map(|_| ())
+                .map_or_else(|e| e.to_string(), |()| String::new());
+            assert!(!message.contains("SECRET-123"), "{message}");
+        }
+    }
+
     #[test]
     fn queue_size_beyond_the_maximum_is_an_error() {
         assert_eq!(
@@ -1136,7 +1203,7 @@ mod tests {
         );
         assert_eq!(
             error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]),
-            "invalid OTEL_EXPORTER_OTLP_HEADERS=\"api-key\": expected a comma-separated list of key=value pairs"
+            "invalid OTEL_EXPORTER_OTLP_HEADERS=\"[REDACTED]\": expected a comma-separated list of key=value pairs"
         );
         assert_eq!(
             error(&[("OTEL_SDK_DISABLED", "yes")]),
@@ -1149,6 +1216,11 @@ mod tests {
         assert!(
             error(&[("RUST_LOG", "info,[[[")])
                 .starts_with("invalid RUST_LOG=\"info,[[[\": expected tracing filter directives")
+        );
+        // A multibyte character used to panic inside tracing-subscriber's parser.
+        assert!(
+            error(&[("RUST_LOG", "a=𖬙{b")])
+                .starts_with("invalid RUST_LOG=\"a=𖬙{b\": expected tracing filter directives")
         );
         assert_eq!(
             init()

@@ -93,6 +93,7 @@ mod metric;
 pub mod name;
 mod observe;
 pub mod propagation;
+mod redact;
 mod registry;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;

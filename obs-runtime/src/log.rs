@@ -50,7 +50,6 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::name::looks_sensitive;
 use crate::time::{unix_nanos, write_rfc3339};
 use crate::trace::record::EventFields;
 use crate::trace::{AttrValue, layer_state_context};
@@ -216,8 +215,8 @@ impl LogLayer {
         self
     }
 
-    fn redacted(&self, key: &str) -> bool {
-        looks_sensitive(key) && !self.allowed.iter().any(|a| a == key)
+    fn redacted(&self, key: &'static str) -> bool {
+        crate::redact::sensitive_key(key) && !self.allowed.iter().any(|a| a == key)
     }
 }
 
@@ -244,6 +243,19 @@ where
         }
         let mut fields = EventFields::default();
         event.record(&mut fields);
+        // URL credentials and `key: value` secrets inside values are masked too.
+        for (_, value) in &mut fields.attributes {
+            if let AttrValue::Str(s) = value
+                && let Cow::Owned(masked) = crate::redact::scrub(s)
+            {
+                *value = AttrValue::Str(Cow::Owned(masked));
+            }
+        }
+        if let Some(message) = &mut fields.message
+            && let Cow::Owned(masked) = crate::redact::scrub(message)
+        {
+            *message = masked;
+        }
         let span = ctx.event_span(event);
         let context = span
             .as_ref()
@@ -254,7 +266,7 @@ where
                 if let Some(b) = s.extensions().get::<Bound>() {
                     for (k, v) in &b.0 {
                         bound.retain(|(key, _)| key != k);
-                        bound.push((k, v.clone()));
+                        bound.push((k, crate::redact::scrub(v).into_owned()));
                     }
                 }
             }
@@ -478,6 +490,58 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys that were logged in clear, and near misses that must stay readable.
+    #[test]
+    fn sensitive_keys_in_any_spelling() {
+        for key in [
+            "accessToken",
+            "clientSecret",
+            "userPassword",
+            "cookies",
+            "tokens",
+            "session_id",
+            "sessionid",
+            "SessionID",
+            "bearer",
+            "passphrase",
+            "credential",
+            "credentials",
+            "privatekey",
+            "private-key",
+            "access_key",
+            "AWS_ACCESS_KEY_ID",
+            "dsn",
+            "DATABASE_DSN",
+            "Authorization",
+            "DB_PASSWORD",
+            "x-api-key",
+            "apiKey",
+            "API_KEY",
+            "set-cookie",
+            "refresh.token",
+            "userpassword",
+        ] {
+            assert!(crate::name::looks_sensitive(key), "{key}");
+        }
+        for key in [
+            "tokenizer",
+            "author",
+            "keyboard",
+            "passage",
+            "description",
+            "monkey",
+            "session",
+            "user_id",
+            "keys",
+            "cardinality",
+            "status",
+            "authority",
+            "message",
+        ] {
+            assert!(!crate::name::looks_sensitive(key), "{key}");
+        }
+    }
 
     #[test]
     fn json_escapes() {

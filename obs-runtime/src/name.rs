@@ -123,52 +123,107 @@ pub const SPAN_FIELDS: [&str; 5] = [
     "error.type",
 ];
 
-/// Words that mark a name as secret-bearing: `#[observe]` refuses to record such a field
-/// without `redact(..)`/`unredacted(..)`, and the log layer redacts such keys.
-pub const SENSITIVE_WORDS: [&str; 18] = [
+/// Words that mark a name as secret-bearing, matched against the name's words (split at
+/// `_`, `.`, `-`, spaces and camelCase humps, case ignored, a plural `s` dropped):
+/// `#[observe]` refuses to record such a field without `redact(..)`/`unredacted(..)`, and
+/// logs and exported spans redact such keys.
+pub const SENSITIVE_WORDS: [&str; 19] = [
     "password",
     "passwd",
     "pwd",
+    "passphrase",
     "secret",
     "token",
-    "api_key",
-    "apikey",
-    "authorization",
     "auth",
+    "authorization",
+    "bearer",
     "cookie",
-    "set_cookie",
-    "credit_card",
-    "card_number",
+    "credential",
     "cvv",
     "ssn",
-    "private_key",
-    "credentials",
     "jwt",
+    "dsn",
+    "apikey",
+    "privatekey",
+    "sessionid",
+    "otp",
 ];
 
-/// Whether `name` contains one of [`SENSITIVE_WORDS`] as a whole part, parts being
-/// separated by `_`, `.` or `-` (ASCII case ignored): `password`, `db.password`,
-/// `x-api-key` and `user_auth_token` are sensitive, `tokenizer` and `author` are not.
+/// Two words that together mark a name as secret-bearing (`api_key`, `accessKey`).
+pub const SENSITIVE_PAIRS: [(&str, &str); 9] = [
+    ("api", "key"),
+    ("access", "key"),
+    ("private", "key"),
+    ("secret", "key"),
+    ("session", "id"),
+    ("credit", "card"),
+    ("card", "number"),
+    ("set", "cookie"),
+    ("signing", "key"),
+];
+
+/// Secret words also found inside one run-together word (`userpassword`, `dbsecret`).
+const SENSITIVE_INFIXES: [&str; 8] = [
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "credential",
+    "apikey",
+    "privatekey",
+    "accesstoken",
+];
+
+/// The name's words, lowercase, a plural `s` dropped (`accessTokens` → `access`, `token`).
+fn words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                out.push(core::mem::take(&mut current));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
+        let hump = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && chars.get(i + 1).is_some_and(|n| n.is_lowercase()))
+            });
+        if hump && !current.is_empty() {
+            out.push(core::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    for word in &mut out {
+        if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+            word.pop();
+        }
+    }
+    out
+}
+
+/// Whether `name` looks secret-bearing: one of its words is in [`SENSITIVE_WORDS`], two
+/// adjacent words form one of [`SENSITIVE_PAIRS`], or a run-together word contains a
+/// long secret word (`userpassword`). `password`, `db.password`, `x-api-key`,
+/// `accessToken`, `clientSecret`, `cookies`, `session_id`, `sessionid` and `privatekey`
+/// are; `tokenizer`, `author`, `keyboard` and `passage` are not.
 /// (Tested through [`log`](crate::log)'s documentation: this file is also compiled into
 /// `obs-macros`, where an example naming `obs_runtime` cannot run.)
 pub fn looks_sensitive(name: &str) -> bool {
-    let name = name.as_bytes();
-    let is_sep = |b: u8| matches!(b, b'_' | b'.' | b'-');
-    SENSITIVE_WORDS.iter().any(|word| {
-        let word = word.as_bytes();
-        if word.len() > name.len() {
-            return false;
-        }
-        (0..=name.len() - word.len()).any(|at| {
-            let end = at + word.len();
-            (at == 0 || is_sep(name[at - 1]))
-                && (end == name.len() || is_sep(name[end]))
-                && name[at..end].iter().zip(word).all(|(a, w)| {
-                    let a = a.to_ascii_lowercase();
-                    a == *w || (*w == b'_' && is_sep(a))
-                })
-        })
-    })
+    let words = words(name);
+    words.iter().any(|w| {
+        SENSITIVE_WORDS.contains(&w.as_str())
+            || SENSITIVE_INFIXES.iter().any(|infix| w.contains(infix))
+    }) || words
+        .windows(2)
+        .any(|pair| SENSITIVE_PAIRS.contains(&(pair[0].as_str(), pair[1].as_str())))
 }
 
 /// Label names that identify individual users, requests or hosts: unbounded by nature.

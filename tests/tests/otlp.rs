@@ -415,7 +415,7 @@ async fn init_inside_an_async_runtime() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "invalid OTEL_EXPORTER_OTLP_HEADERS=\"bad header=x\": expected header names and values valid in HTTP"
+        "invalid OTEL_EXPORTER_OTLP_HEADERS=\"[REDACTED]\": expected header names and values valid in HTTP"
     );
     let telemetry = obs_runtime::init()
         .env(Vec::<(String, String)>::new())

@@ -353,19 +353,29 @@ where
         let mut fields = EventFields::default();
         event.record(&mut fields);
         let max = self.limits.attribute_value_length;
-        for (_, value) in &mut fields.attributes {
-            if let AttrValue::Str(s) = value
-                && let Some(cut) = truncated(s, max)
-            {
-                *value = AttrValue::Str(Cow::Owned(cut.to_owned()));
-                SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+        for (key, value) in &mut fields.attributes {
+            if crate::redact::sensitive_key(key) {
+                *value = AttrValue::Str(Cow::Borrowed(crate::redact::REDACTED));
+                continue;
+            }
+            if let AttrValue::Str(s) = value {
+                if let Cow::Owned(masked) = crate::redact::scrub(s) {
+                    *s = Cow::Owned(masked);
+                }
+                if let Some(cut) = truncated(s, max) {
+                    *value = AttrValue::Str(Cow::Owned(cut.to_owned()));
+                    SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+                }
             }
         }
-        if let Some(message) = &mut fields.message
-            && let Some(cut) = truncated(message, max)
-        {
-            *message = cut.to_owned();
-            SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+        if let Some(message) = &mut fields.message {
+            if let Cow::Owned(masked) = crate::redact::scrub(message) {
+                *message = masked;
+            }
+            if let Some(cut) = truncated(message, max) {
+                *message = cut.to_owned();
+                SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
+            }
         }
         record.events.push(EventRecord {
             name: fields
@@ -618,12 +628,21 @@ impl SpanFields<'_> {
     fn text(&mut self, field: &Field, value: &str) {
         let name = field.name();
         let Some(otel) = name.strip_prefix("otel.") else {
-            let value = match truncated(value, self.3.attribute_value_length) {
+            // The redaction policy of log lines applies to exported spans alike.
+            if crate::redact::sensitive_key(name) {
+                self.set(name, AttrValue::Str(Cow::Borrowed(crate::redact::REDACTED)));
+                return;
+            }
+            let scrubbed = crate::redact::scrub(value);
+            let value = match truncated(&scrubbed, self.3.attribute_value_length) {
                 Some(cut) => {
                     SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
                     Cow::Owned(cut.to_owned())
                 }
-                None => self.owned(value),
+                None => match scrubbed {
+                    Cow::Owned(masked) => Cow::Owned(masked),
+                    Cow::Borrowed(_) => self.owned(value),
+                },
             };
             self.set(name, AttrValue::Str(value));
             return;

@@ -1,0 +1,191 @@
+//! One redaction policy for log lines, span attributes and span events: values of keys
+//! that look secret-bearing ([`looks_sensitive`]) are replaced, and inside any string
+//! value URL credentials (`postgres://user:pw@host`) and `key: value` / `key=value` /
+//! `("key", "value")` pairs with such keys are masked.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::name::looks_sensitive;
+
+/// What replaces a secret.
+pub(crate) const REDACTED: &str = "[REDACTED]";
+
+/// [`looks_sensitive`] for a field name, memoised per thread (field names are static, so
+/// the cache is bounded by the program's call sites).
+pub(crate) fn sensitive_key(key: &'static str) -> bool {
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, usize), bool>> = RefCell::new(HashMap::new());
+    }
+    let id = (key.as_ptr() as usize, key.len());
+    CACHE
+        .try_with(|cache| {
+            if let Some(hit) = cache.borrow().get(&id) {
+                return *hit;
+            }
+            let found = looks_sensitive(key);
+            cache.borrow_mut().insert(id, found);
+            found
+        })
+        .unwrap_or_else(|_| looks_sensitive(key))
+}
+
+/// `value` with URL credentials and sensitive `key: value` pairs masked; borrowed when
+/// nothing needed masking.
+pub(crate) fn scrub(value: &str) -> Cow<'_, str> {
+    if !value.bytes().any(|b| matches!(b, b':' | b'=' | b',')) {
+        return Cow::Borrowed(value);
+    }
+    let urls = mask_url_credentials(value);
+    match mask_pairs(&urls) {
+        Cow::Borrowed(_) => urls,
+        Cow::Owned(masked) => Cow::Owned(masked),
+    }
+}
+
+/// `scheme://user:password@host` → `scheme://user:[REDACTED]@host`;
+/// `scheme://token@host` → `scheme://[REDACTED]@host`.
+fn mask_url_credentials(value: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = value[search..].find("://") {
+        let start = search + found + 3;
+        let end = value[start..]
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>') || c.is_whitespace()
+            })
+            .map_or(value.len(), |e| start + e);
+        search = end.max(start);
+        let authority = &value[start..end];
+        let Some(at) = authority.rfind('@') else {
+            continue;
+        };
+        let userinfo = &authority[..at];
+        out.push_str(&value[copied..start]);
+        match userinfo.split_once(':') {
+            Some((user, _)) => {
+                out.push_str(user);
+                out.push(':');
+                out.push_str(REDACTED);
+            }
+            None => out.push_str(REDACTED),
+        }
+        copied = start + at;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(value);
+    }
+    out.push_str(&value[copied..]);
+    Cow::Owned(out)
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// Masks the value after a sensitive key followed by `:`, `=` (or, for a quoted key, `,`
+/// as in a Debug-printed tuple).
+fn mask_pairs(value: &str) -> Cow<'_, str> {
+    let b = value.as_bytes();
+    let n = b.len();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < n {
+        let quoted = b[i] == b'"';
+        let (key, after) = if quoted {
+            let Some(close) = value[i + 1..].find('"') else {
+                break;
+            };
+            (&value[i + 1..i + 1 + close], i + close + 2)
+        } else if is_key_byte(b[i]) && (i == 0 || !is_key_byte(b[i - 1])) {
+            let end = value[i..]
+                .find(|c: char| !c.is_ascii() || !is_key_byte(c as u8))
+                .map_or(n, |e| i + e);
+            (&value[i..end], end)
+        } else {
+            i += 1;
+            continue;
+        };
+        let mut k = after;
+        while k < n && b[k] == b' ' {
+            k += 1;
+        }
+        let separator = k < n && (b[k] == b':' || b[k] == b'=' || (quoted && b[k] == b','));
+        if !separator || key.is_empty() || !looks_sensitive(key) {
+            i = after.max(i + 1);
+            continue;
+        }
+        let mut v = k + 1;
+        while v < n && b[v] == b' ' {
+            v += 1;
+        }
+        let value_end = if v < n && b[v] == b'"' {
+            value[v + 1..].find('"').map_or(n, |c| v + 1 + c + 1)
+        } else {
+            value[v..]
+                .find([',', ';', '&', ')', '}', ']', '\n', '\r'])
+                .map_or(n, |e| v + e)
+        };
+        if value_end > v && !value[v..value_end].contains(REDACTED) {
+            out.push_str(&value[copied..v]);
+            out.push_str(if b[v] == b'"' {
+                "\"[REDACTED]\""
+            } else {
+                REDACTED
+            });
+            copied = value_end;
+        }
+        i = value_end.max(i + 1);
+    }
+    if copied == 0 {
+        return Cow::Borrowed(value);
+    }
+    out.push_str(&value[copied..]);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn url_credentials_and_pairs_are_masked() {
+        for (input, expected) in [
+            (
+                "connecting to postgres://app:hunter2@db:5432/orders",
+                "connecting to postgres://app:[REDACTED]@db:5432/orders",
+            ),
+            (
+                "https://ghp_TOKEN@github.com/x.git",
+                "https://[REDACTED]@github.com/x.git",
+            ),
+            (
+                r#"{"content-type": "json", "authorization": "Bearer abc.def"}"#,
+                r#"{"content-type": "json", "authorization": "[REDACTED]"}"#,
+            ),
+            (
+                r#"[("Authorization", "Bearer xyz"), ("accept", "*/*")]"#,
+                r#"[("Authorization", "[REDACTED]"), ("accept", "*/*")]"#,
+            ),
+            ("password=hunter2&user=al", "password=[REDACTED]&user=al"),
+            (
+                "api_key: k-123, region: eu",
+                "api_key: [REDACTED], region: eu",
+            ),
+            ("nothing to see: here", "nothing to see: here"),
+            ("http://example.com/a?b=c", "http://example.com/a?b=c"),
+        ] {
+            assert_eq!(scrub(input), expected, "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,200}") {
+            let _ = scrub(&s);
+        }
+    }
+}
