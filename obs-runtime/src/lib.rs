@@ -217,7 +217,7 @@ pub use tracing_subscriber;
 /// | `name = "checkout.submit"` | span name and `function` label |
 /// | `level = "debug"` | span level: `trace`, `debug`, `info`, `warn`, `error` |
 /// | `fields(id = %order.id, n = count, cart = ?cart)` | span fields: `%` Display, `?` Debug, else a `tracing::Value` |
-/// | `fields(token = redact(token))`, `fields(token = unredacted(%token))` | a sensitive-looking name needs one of these markers |
+/// | `fields(token = redact(token))`, `fields(token = unredacted(%token))` | a sensitive-looking name needs one of these markers; `unredacted` gives the value to the span, but obs's own logs and exporter still redact keys that look secret |
 /// | `skip(a, b)` | accepted for `#[instrument]` users; must name parameters |
 /// | `buckets = [0.01, 0.1, 1.0]` or `buckets = CONST` | duration buckets, checked increasing |
 /// | `labels(tier = Tier::Gold)` | extra bounded labels (values implement [`Label`]) |
