@@ -6,22 +6,103 @@
 //! that finds the slot claimed drops its exemplar instead of waiting (the next sampled
 //! observation will replace it), so recording never blocks or allocates.
 
-use core::sync::atomic::{AtomicU64, Ordering, fence};
-
 use crate::encoding::Exemplar;
 
-/// The latest exemplar of one counter or bucket.
-#[derive(Debug, Default)]
-pub(crate) struct ExemplarSlot {
-    /// 0: never written; odd: a write is in progress; even: stable.
-    seq: AtomicU64,
-    trace_hi: AtomicU64,
-    trace_lo: AtomicU64,
-    span: AtomicU64,
-    value: AtomicU64,
-    /// Seconds since the Unix epoch as `f64` bits; NaN bits for "no timestamp".
-    timestamp: AtomicU64,
+/// The slot's fields and its store/load algorithm, written once and instantiated for the
+/// atomics of `core` (what runs) and, under `--cfg obs_loom`, for loom's (what the model
+/// checker explores): the model test checks this very code.
+macro_rules! seqlock {
+    ($atomics:path) => {
+        use $atomics::{AtomicU64, Ordering, fence};
+
+        /// The latest exemplar of one counter or bucket.
+        #[derive(Debug, Default)]
+        pub(crate) struct ExemplarSlot {
+            /// 0: never written; odd: a write is in progress; even: stable.
+            seq: AtomicU64,
+            trace_hi: AtomicU64,
+            trace_lo: AtomicU64,
+            span: AtomicU64,
+            value: AtomicU64,
+            /// Seconds since the Unix epoch as `f64` bits; NaN bits for "no timestamp".
+            timestamp: AtomicU64,
+        }
+
+        impl ExemplarSlot {
+            /// Stores `exemplar`, unless another writer holds the slot right now.
+            pub(crate) fn store(&self, exemplar: &Exemplar) {
+                let seq = self.seq.load(Ordering::Relaxed);
+                if seq % 2 == 1
+                    || self
+                        .seq
+                        .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return;
+                }
+                // Orders the odd sequence before every field store: a reader that sees
+                // any new field (and then fences with acquire) sees the slot claimed. An
+                // acquire on the claim alone does not: on weakly ordered CPUs (ARM) the
+                // field stores could become visible before the odd sequence, and a
+                // reader could take half of two exemplars for one.
+                fence(Ordering::Release);
+                self.trace_hi.store(
+                    u64::from_be_bytes(exemplar.trace_id[..8].try_into().unwrap_or([0; 8])),
+                    Ordering::Relaxed,
+                );
+                self.trace_lo.store(
+                    u64::from_be_bytes(exemplar.trace_id[8..].try_into().unwrap_or([0; 8])),
+                    Ordering::Relaxed,
+                );
+                self.span
+                    .store(u64::from_be_bytes(exemplar.span_id), Ordering::Relaxed);
+                self.value
+                    .store(exemplar.value.to_bits(), Ordering::Relaxed);
+                self.timestamp.store(
+                    exemplar.timestamp.unwrap_or(f64::NAN).to_bits(),
+                    Ordering::Relaxed,
+                );
+                self.seq.store(seq + 2, Ordering::Release);
+            }
+
+            /// The stored exemplar, if any; `None` also when writers kept the slot busy
+            /// for every attempt (the scrape then shows no exemplar for this sample).
+            pub(crate) fn load(&self) -> Option<Exemplar> {
+                for _ in 0..8 {
+                    let before = self.seq.load(Ordering::Acquire);
+                    if before == 0 {
+                        return None;
+                    }
+                    if before % 2 == 1 {
+                        core::hint::spin_loop();
+                        continue;
+                    }
+                    let hi = self.trace_hi.load(Ordering::Relaxed);
+                    let lo = self.trace_lo.load(Ordering::Relaxed);
+                    let span = self.span.load(Ordering::Relaxed);
+                    let value = f64::from_bits(self.value.load(Ordering::Relaxed));
+                    let timestamp = f64::from_bits(self.timestamp.load(Ordering::Relaxed));
+                    fence(Ordering::Acquire);
+                    if self.seq.load(Ordering::Relaxed) != before {
+                        continue;
+                    }
+                    let mut trace_id = [0u8; 16];
+                    trace_id[..8].copy_from_slice(&hi.to_be_bytes());
+                    trace_id[8..].copy_from_slice(&lo.to_be_bytes());
+                    return Some(Exemplar {
+                        trace_id,
+                        span_id: span.to_be_bytes(),
+                        value,
+                        timestamp: (!timestamp.is_nan()).then_some(timestamp),
+                    });
+                }
+                None
+            }
+        }
+    };
 }
+
+seqlock!(core::sync::atomic);
 
 impl ExemplarSlot {
     /// An empty slot.
@@ -35,69 +116,46 @@ impl ExemplarSlot {
             timestamp: AtomicU64::new(0),
         }
     }
+}
 
-    /// Stores `exemplar`, unless another writer holds the slot right now.
-    pub(crate) fn store(&self, exemplar: &Exemplar) {
-        let seq = self.seq.load(Ordering::Relaxed);
-        if seq % 2 == 1
-            || self
-                .seq
-                .compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
+/// The model test: `RUSTFLAGS="--cfg obs_loom" cargo test -p obs-runtime --lib
+/// --no-default-features --release exemplar::model` (`.ci/run` runs it). Loom explores
+/// every interleaving and every ordering the memory model allows of one writer racing a
+/// reader: the reader never returns a mix of two exemplars.
+#[cfg(all(test, obs_loom))]
+mod model {
+    use super::Exemplar;
+
+    seqlock!(loom::sync::atomic);
+
+    fn exemplar(n: u64) -> Exemplar {
+        let mut trace_id = [0u8; 16];
+        trace_id[..8].copy_from_slice(&n.to_be_bytes());
+        trace_id[8..].copy_from_slice(&(!n).to_be_bytes());
+        #[allow(clippy::cast_precision_loss, reason = "small test values")]
+        Exemplar {
+            trace_id,
+            span_id: n.wrapping_mul(3).to_be_bytes(),
+            value: n as f64,
+            timestamp: Some(1.5),
         }
-        self.trace_hi.store(
-            u64::from_be_bytes(exemplar.trace_id[..8].try_into().unwrap_or([0; 8])),
-            Ordering::Relaxed,
-        );
-        self.trace_lo.store(
-            u64::from_be_bytes(exemplar.trace_id[8..].try_into().unwrap_or([0; 8])),
-            Ordering::Relaxed,
-        );
-        self.span
-            .store(u64::from_be_bytes(exemplar.span_id), Ordering::Relaxed);
-        self.value
-            .store(exemplar.value.to_bits(), Ordering::Relaxed);
-        self.timestamp.store(
-            exemplar.timestamp.unwrap_or(f64::NAN).to_bits(),
-            Ordering::Relaxed,
-        );
-        self.seq.store(seq + 2, Ordering::Release);
     }
 
-    /// The stored exemplar, if any; `None` also when writers kept the slot busy for every
-    /// attempt (the scrape then shows no exemplar for this sample).
-    pub(crate) fn load(&self) -> Option<Exemplar> {
-        for _ in 0..8 {
-            let before = self.seq.load(Ordering::Acquire);
-            if before == 0 {
-                return None;
+    #[test]
+    fn no_torn_reads_under_the_memory_model() {
+        loom::model(|| {
+            let slot = loom::sync::Arc::new(ExemplarSlot::default());
+            slot.store(&exemplar(1));
+            let writer = {
+                let slot = loom::sync::Arc::clone(&slot);
+                loom::thread::spawn(move || slot.store(&exemplar(2)))
+            };
+            if let Some(seen) = slot.load() {
+                assert!(seen == exemplar(1) || seen == exemplar(2), "torn: {seen:?}");
             }
-            if before % 2 == 1 {
-                core::hint::spin_loop();
-                continue;
-            }
-            let hi = self.trace_hi.load(Ordering::Relaxed);
-            let lo = self.trace_lo.load(Ordering::Relaxed);
-            let span = self.span.load(Ordering::Relaxed);
-            let value = f64::from_bits(self.value.load(Ordering::Relaxed));
-            let timestamp = f64::from_bits(self.timestamp.load(Ordering::Relaxed));
-            fence(Ordering::Acquire);
-            if self.seq.load(Ordering::Relaxed) != before {
-                continue;
-            }
-            let mut trace_id = [0u8; 16];
-            trace_id[..8].copy_from_slice(&hi.to_be_bytes());
-            trace_id[8..].copy_from_slice(&lo.to_be_bytes());
-            return Some(Exemplar {
-                trace_id,
-                span_id: span.to_be_bytes(),
-                value,
-                timestamp: (!timestamp.is_nan()).then_some(timestamp),
-            });
-        }
-        None
+            writer.join().unwrap();
+            assert_eq!(slot.load(), Some(exemplar(2)));
+        });
     }
 }
 
