@@ -4,28 +4,32 @@
 //! `("key", "value")` pairs with such keys are masked.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::Cell;
 
 use crate::name::looks_sensitive;
 
 /// What replaces a secret.
 pub(crate) const REDACTED: &str = "[REDACTED]";
 
-/// [`looks_sensitive`] for a field name, memoised per thread (field names are static, so
-/// the cache is bounded by the program's call sites).
+/// [`looks_sensitive`] for a field name, memoised per thread in a small direct-mapped
+/// table keyed by the name's address (field names are static): a hit is a shift, a mask
+/// and a compare; no hashing, locking or allocation on the recording path.
 pub(crate) fn sensitive_key(key: &'static str) -> bool {
+    const SLOTS: usize = 256;
     thread_local! {
-        static CACHE: RefCell<HashMap<(usize, usize), bool>> = RefCell::new(HashMap::new());
+        static CACHE: [Cell<(usize, usize, bool)>; SLOTS] =
+            const { [const { Cell::new((0, 0, false)) }; SLOTS] };
     }
     let id = (key.as_ptr() as usize, key.len());
+    let slot = (id.0 >> 3) % SLOTS;
     CACHE
         .try_with(|cache| {
-            if let Some(hit) = cache.borrow().get(&id) {
-                return *hit;
+            let (ptr, len, found) = cache[slot].get();
+            if (ptr, len) == id {
+                return found;
             }
             let found = looks_sensitive(key);
-            cache.borrow_mut().insert(id, found);
+            cache[slot].set((id.0, id.1, found));
             found
         })
         .unwrap_or_else(|_| looks_sensitive(key))
