@@ -192,8 +192,8 @@ pub use tracing_subscriber;
 /// - A generic output type `T` is classified by what is known where the body is compiled:
 ///   it is not a `Result` there, so the call is `ok`.
 /// - In a `#[track_caller]` function the body is not wrapped, so its `return`s and `?`s are
-///   rewritten to be seen. An exit the attribute cannot see, a `return` written inside a
-///   macro's own definition (`bail!`), is counted as `result="error",
+///   rewritten to be seen. An exit the attribute cannot see, a `return` or `?` inside a
+///   macro call (`bail!(..)`, `println!("{}", f()?)`), is counted as `result="error",
 ///   error="unclassified"`: never as `ok`. Ordinary functions see every exit.
 ///
 /// # Error labels

@@ -521,11 +521,17 @@ mod tests {
             "set-cookie",
             "refresh.token",
             "userpassword",
+            "session_ids",
+            "authtoken",
+            "refreshtoken",
+            "accesskey",
+            "dbsecret",
         ] {
             assert!(crate::name::looks_sensitive(key), "{key}");
         }
         for key in [
             "tokenizer",
+            "secretary",
             "author",
             "keyboard",
             "passage",

@@ -162,16 +162,19 @@ pub const SENSITIVE_PAIRS: [(&str, &str); 9] = [
     ("signing", "key"),
 ];
 
-/// Secret words also found inside one run-together word (`userpassword`, `dbsecret`).
-const SENSITIVE_INFIXES: [&str; 8] = [
-    "password",
-    "passwd",
-    "passphrase",
+/// Secret words also found anywhere inside one run-together word (`userpassword`).
+const SENSITIVE_INFIXES: [&str; 4] = ["password", "passwd", "passphrase", "credential"];
+
+/// Secret words that end a run-together word (`dbsecret`, `refreshtoken`, `accesskey`);
+/// at the end only, so `secretary` and `tokenizer` stay readable.
+const SENSITIVE_SUFFIXES: [&str; 7] = [
     "secret",
-    "credential",
+    "token",
     "apikey",
     "privatekey",
-    "accesstoken",
+    "accesskey",
+    "secretkey",
+    "sessionid",
 ];
 
 /// The name's words, lowercase, a plural `s` dropped (`accessTokens` → `access`, `token`).
@@ -202,7 +205,7 @@ fn words(name: &str) -> Vec<String> {
         out.push(current);
     }
     for word in &mut out {
-        if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        if word.len() >= 3 && word.ends_with('s') && !word.ends_with("ss") {
             word.pop();
         }
     }
@@ -221,6 +224,7 @@ pub fn looks_sensitive(name: &str) -> bool {
     words.iter().any(|w| {
         SENSITIVE_WORDS.contains(&w.as_str())
             || SENSITIVE_INFIXES.iter().any(|infix| w.contains(infix))
+            || SENSITIVE_SUFFIXES.iter().any(|suffix| w.ends_with(suffix))
     }) || words
         .windows(2)
         .any(|pair| SENSITIVE_PAIRS.contains(&(pair[0].as_str(), pair[1].as_str())))

@@ -89,8 +89,42 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
+/// Cheap first test of a key found in free text, with no allocation: could it be
+/// secret-bearing at all? Only then does [`looks_sensitive`] (which splits it into words)
+/// run, so module paths and ordinary `key: value` text cost a byte scan.
+fn may_be_sensitive(key: &str) -> bool {
+    const STEMS: [&[u8]; 15] = [
+        b"pass", b"pwd", b"secret", b"token", b"auth", b"bearer", b"cookie", b"cred", b"cvv",
+        b"ssn", b"jwt", b"dsn", b"key", b"session", b"otp",
+    ];
+    let key = key.as_bytes();
+    STEMS.iter().any(|stem| {
+        key.windows(stem.len()).any(|w| {
+            w.iter()
+                .zip(*stem)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
+    }) || key.windows(4).any(|w| w.eq_ignore_ascii_case(b"card"))
+}
+
+/// The end of a quoted run starting at `open` (the index of its `"`), past escaped quotes;
+/// `None` when it is not closed.
+fn closing_quote(value: &str, open: usize) -> Option<usize> {
+    let b = value.as_bytes();
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Masks the value after a sensitive key followed by `:`, `=` (or, for a quoted key, `,`
-/// as in a Debug-printed tuple).
+/// as in a Debug-printed tuple). Quoted text that is not a key is scanned inside, so
+/// `["--password=x"]` and escaped JSON in a string are masked too.
 fn mask_pairs(value: &str) -> Cow<'_, str> {
     let b = value.as_bytes();
     let n = b.len();
@@ -100,10 +134,11 @@ fn mask_pairs(value: &str) -> Cow<'_, str> {
     while i < n {
         let quoted = b[i] == b'"';
         let (key, after) = if quoted {
-            let Some(close) = value[i + 1..].find('"') else {
-                break;
+            let Some(close) = closing_quote(value, i) else {
+                i += 1;
+                continue;
             };
-            (&value[i + 1..i + 1 + close], i + close + 2)
+            (&value[i + 1..close], close + 1)
         } else if is_key_byte(b[i]) && (i == 0 || !is_key_byte(b[i - 1])) {
             let end = value[i..]
                 .find(|c: char| !c.is_ascii() || !is_key_byte(c as u8))
@@ -113,25 +148,48 @@ fn mask_pairs(value: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         };
+        // Past spaces and the closing quote of a key written in escaped JSON (`\"`).
         let mut k = after;
-        while k < n && b[k] == b' ' {
+        while k < n && matches!(b[k], b' ' | b'\\' | b'"') && !(quoted && b[k] == b'"') {
             k += 1;
         }
         let separator = k < n && (b[k] == b':' || b[k] == b'=' || (quoted && b[k] == b','));
-        if !separator || key.is_empty() || !looks_sensitive(key) {
-            i = after.max(i + 1);
+        let plausible = !key.is_empty() && key.bytes().all(is_key_byte);
+        if !separator || !plausible || !may_be_sensitive(key) || !looks_sensitive(key) {
+            // Not a secret's key: a quoted run is scanned inside, a word is skipped.
+            i = if quoted { i + 1 } else { after.max(i + 1) };
             continue;
         }
         let mut v = k + 1;
         while v < n && b[v] == b' ' {
             v += 1;
         }
+        // An escaped quote opening the value (`\"hunter2\"`): the value is what it encloses.
+        if v + 1 < n && b[v] == b'\\' && b[v + 1] == b'"' {
+            v += 2;
+        }
         let value_end = if v < n && b[v] == b'"' {
-            value[v + 1..].find('"').map_or(n, |c| v + 1 + c + 1)
+            closing_quote(value, v).map_or(n, |c| c + 1)
         } else {
-            value[v..]
-                .find([',', ';', '&', ')', '}', ']', '\n', '\r'])
-                .map_or(n, |e| v + e)
+            // A bare value ends at whitespace, except the scheme of an `Authorization`
+            // value (`Bearer abc`, `Basic abc`), which takes the next word along.
+            let word_end = |from: usize| {
+                value[from..]
+                    .find(|c: char| {
+                        c.is_whitespace() || [',', ';', '&', ')', '}', ']', '"', '\\'].contains(&c)
+                    })
+                    .map_or(n, |e| from + e)
+            };
+            let first = word_end(v);
+            let scheme = &value[v..first];
+            if (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("basic"))
+                && first < n
+                && b[first] == b' '
+            {
+                word_end(first + 1)
+            } else {
+                first
+            }
         };
         if value_end > v && !value[v..value_end].contains(REDACTED) {
             out.push_str(&value[copied..v]);
@@ -180,6 +238,26 @@ mod tests {
                 "api_key: [REDACTED], region: eu",
             ),
             ("nothing to see: here", "nothing to see: here"),
+            (
+                "unexpected token: EOF at line 3",
+                "unexpected token: [REDACTED] at line 3",
+            ),
+            (
+                r#"args: ["--password=hunter2", "-v"]"#,
+                r#"args: ["--password=[REDACTED]", "-v"]"#,
+            ),
+            (
+                r#"body: "{\"password\":\"hunter2\"}""#,
+                r#"body: "{\"password\":\"[REDACTED]\"}""#,
+            ),
+            (
+                r#"he said "hi; password=hunter2"#,
+                r#"he said "hi; password=[REDACTED]"#,
+            ),
+            (
+                "authorization: Bearer abc.def rest",
+                "authorization: [REDACTED] rest",
+            ),
             ("http://example.com/a?b=c", "http://example.com/a?b=c"),
         ] {
             assert_eq!(scrub(input), expected, "{input}");

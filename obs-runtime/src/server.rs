@@ -7,7 +7,9 @@
 //!
 //! - the whole request head must arrive within 5 s, however it trickles in (else `408`);
 //! - at most 32 connections are served at once; when all are taken, the oldest one still
-//!   sending its request is closed to make room, so health probes always get a slot;
+//!   sending its request after 0.5 s is closed to make room, so slow clients cannot keep
+//!   probes out (and a flood of new connections cannot push out one that just arrived);
+//! - the answer and the close after it must be done within 5 s and 1 s;
 //! - when every slot is busy answering, a newcomer's request is read and answered `503`;
 //! - a handler that panics (a readiness check) answers `500` and frees its slot;
 //! - versions other than HTTP/1.0 and 1.1 get `505`;
@@ -169,7 +171,15 @@ struct Conn {
     stream: TcpStream,
     /// Still reading its request head: may be evicted.
     reading: AtomicBool,
+    /// When it was accepted: only connections older than [`EVICTABLE_AFTER`] are evicted,
+    /// so a flood of new connections cannot push out a probe that just arrived.
+    since: Instant,
 }
+
+/// How long a connection may send its request before it may be evicted for a newcomer.
+const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
+/// The whole response, and the polite close after it, must be done within this.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The connections being served, oldest first.
 #[derive(Default)]
@@ -223,11 +233,14 @@ fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) 
         id,
         stream: handle,
         reading: AtomicBool::new(true),
+        since: Instant::now(),
     });
     {
         let mut conns = slots.lock();
         if conns.len() >= MAX_CONNECTIONS {
-            let Some(oldest) = conns.iter().position(|c| c.reading.load(Ordering::Relaxed)) else {
+            let Some(oldest) = conns.iter().position(|c| {
+                c.reading.load(Ordering::Relaxed) && c.since.elapsed() >= EVICTABLE_AFTER
+            }) else {
                 drop(conns);
                 reject_busy(stream, slots);
                 return;
@@ -524,8 +537,12 @@ fn serve(mut stream: TcpStream, config: &ServerConfig, conn: &Conn) -> io::Resul
 /// does not turn the close into a reset that loses the response.
 fn close_politely(stream: &TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let _ = io::copy(&mut stream.take(64 * 1024), &mut io::sink());
+    // At most 1 s in all, however slowly the client trickles.
+    let mut drain = DeadlineReader {
+        stream,
+        deadline: Instant::now() + Duration::from_secs(1),
+    };
+    let _ = io::copy(&mut (&mut drain).take(64 * 1024), &mut io::sink());
 }
 
 fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
@@ -640,9 +657,29 @@ fn write_response(
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
+    // The whole answer within one deadline, however slowly the client reads.
+    let deadline = Instant::now() + ANSWER_DEADLINE;
+    write_until(stream, head.as_bytes(), deadline)?;
     if !head_only {
-        stream.write_all(body.as_bytes())?;
+        write_until(stream, body.as_bytes(), deadline)?;
     }
     stream.flush()
+}
+
+/// Writes all of `bytes` before `deadline`: each write waits at most for the time left.
+fn write_until(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -939,3 +939,28 @@ fn async_trait_in_both_orders() {
     assert_eq!(block_on(Mem { value: "ab".into() }.warm()), Ok(2));
     assert_eq!(site("warm").calls("ok"), 1);
 }
+
+/// A bounded label.
+#[derive(Clone, Copy, Debug, obs_runtime::Label)]
+pub enum Tier {
+    /// Gold.
+    Gold,
+}
+
+/// A label constant forwarded by `macro_rules!` (an `Expr::Group`) is still a constant.
+macro_rules! tiered {
+    ($tier:expr) => {
+        #[observe(labels(tier = $tier))]
+        fn tiered() -> u32 {
+            1
+        }
+    };
+}
+
+tiered!(Tier::Gold);
+
+#[test]
+fn label_constants_through_a_macro() {
+    assert_eq!(tiered(), 1);
+    assert_eq!(site("tiered").calls("ok"), 1);
+}

@@ -103,11 +103,9 @@ fn returns_impl_future(output: Option<&Type>) -> bool {
         return false;
     };
     t.bounds.iter().any(|b| match b {
-        syn::TypeParamBound::Trait(tr) => tr
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Future" || s.ident == "IntoFuture"),
+        syn::TypeParamBound::Trait(tr) => {
+            tr.path.segments.last().is_some_and(|s| s.ident == "Future")
+        }
         _ => false,
     })
 }

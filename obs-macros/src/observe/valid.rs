@@ -120,6 +120,13 @@ fn param_names(func: &ItemFn) -> Vec<String> {
 /// variable, call or field is an error here; a literal is left to the `Label` bound,
 /// whose error says why its type cannot be a label.
 fn check_label_value(cx: &mut Ctxt, name: &str, value: &Expr) {
+    // A constant forwarded by `macro_rules!` (`$t:expr`) or parenthesised is still one.
+    let mut value = value;
+    while let Expr::Group(syn::ExprGroup { expr, .. }) | Expr::Paren(syn::ExprParen { expr, .. }) =
+        value
+    {
+        value = expr;
+    }
     let variable = match value {
         Expr::Lit(_) => return,
         Expr::Path(p) if p.qself.is_none() => {

@@ -50,6 +50,9 @@ pub struct Health {
     /// Who sees the checks' error messages.
     details: ErrorDetails,
     cache: Arc<Mutex<Option<(Instant, HealthReport)>>>,
+    /// Held while the checks run for the cache: concurrent probes wait for that one run
+    /// instead of each running every check.
+    refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Default for Health {
@@ -59,6 +62,7 @@ impl Default for Health {
             cache_ttl: DEFAULT_CACHE,
             details: ErrorDetails::Shown,
             cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 }
@@ -227,20 +231,30 @@ impl Health {
     /// The readiness report `/health/ready` answers with: the last one while younger than
     /// the cache's time to live, else a fresh [`check`](Self::check).
     pub async fn report(&self) -> HealthReport {
-        if !self.cache_ttl.is_zero()
-            && let Some((at, report)) = self
-                .cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-            && at.elapsed() < self.cache_ttl
-        {
-            return report.clone();
+        if self.cache_ttl.is_zero() {
+            return self.check().await;
+        }
+        if let Some(report) = self.cached() {
+            return report;
+        }
+        // One run at a time: probes arriving meanwhile take its report.
+        let _refreshing = self.refresh.lock().await;
+        if let Some(report) = self.cached() {
+            return report;
         }
         let report = self.check().await;
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((Instant::now(), report.clone()));
         report
+    }
+
+    fn cached(&self) -> Option<HealthReport> {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.cache_ttl)
+            .map(|(_, report)| report.clone())
     }
 
     /// Adds a check. It fails when it returns `Err`, or does not finish within `timeout`.

@@ -19,6 +19,7 @@ use super::{
     TraceId,
 };
 use crate::propagation::Baggage;
+use crate::redact::REDACTED;
 use crate::self_metrics::{SPAN_LIMITS, SpanLimit};
 use crate::time::unix_nanos;
 
@@ -610,6 +611,15 @@ impl SpanFields<'_> {
 
 impl SpanFields<'_> {
     fn set(&mut self, key: &'static str, value: AttrValue) {
+        // One redaction policy for every value type: `otp = 123456` is a secret too.
+        let value = if !matches!(value, AttrValue::Str(Cow::Borrowed(REDACTED)))
+            && !key.starts_with("otel.")
+            && crate::redact::sensitive_key(key)
+        {
+            AttrValue::Str(Cow::Borrowed(REDACTED))
+        } else {
+            value
+        };
         let limit = self.3.attribute_count;
         let record = &mut *self.0;
         let attributes = &mut record.attributes;
@@ -628,9 +638,14 @@ impl SpanFields<'_> {
     fn text(&mut self, field: &Field, value: &str) {
         let name = field.name();
         let Some(otel) = name.strip_prefix("otel.") else {
-            // The redaction policy of log lines applies to exported spans alike.
+            // The redaction policy of log lines applies to exported spans alike (`set`
+            // redacts by key). The callsite's own static strings are code, not input.
             if crate::redact::sensitive_key(name) {
-                self.set(name, AttrValue::Str(Cow::Borrowed(crate::redact::REDACTED)));
+                self.set(name, AttrValue::Str(Cow::Borrowed(REDACTED)));
+                return;
+            }
+            if let Cow::Borrowed(code) = self.owned(value) {
+                self.set(name, AttrValue::Str(Cow::Borrowed(code)));
                 return;
             }
             let scrubbed = crate::redact::scrub(value);
@@ -671,10 +686,14 @@ impl SpanFields<'_> {
             }
             "status_message" => {
                 if let Status::Error { description } = &mut record.status {
+                    let value = crate::redact::scrub(value);
+                    let value = truncated(&value, self.3.attribute_value_length).unwrap_or(&value);
                     *description = Cow::Owned(value.to_owned());
                 }
             }
             _ => {
+                let value = crate::redact::scrub(value);
+                let value = truncated(&value, self.3.attribute_value_length).unwrap_or(&value);
                 let value = self.owned(value);
                 self.set(name, AttrValue::Str(value));
             }
