@@ -122,24 +122,26 @@ impl ExemplarSlot {
 /// --no-default-features --release exemplar::model` (`.ci/run` runs it). Loom explores
 /// every interleaving and every ordering the memory model allows of one writer racing a
 /// reader: the reader never returns a mix of two exemplars.
+/// A test exemplar whose fields all derive from `n`, so a mix of two is detectable.
+#[cfg(test)]
+fn test_exemplar(n: u64) -> Exemplar {
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&n.to_be_bytes());
+    trace_id[8..].copy_from_slice(&(!n).to_be_bytes());
+    #[allow(clippy::cast_precision_loss, reason = "small test values")]
+    Exemplar {
+        trace_id,
+        span_id: n.wrapping_mul(3).to_be_bytes(),
+        value: n as f64,
+        timestamp: Some(1.5),
+    }
+}
+
 #[cfg(all(test, obs_loom))]
 mod model {
-    use super::Exemplar;
+    use super::{Exemplar, test_exemplar as exemplar};
 
     seqlock!(loom::sync::atomic);
-
-    fn exemplar(n: u64) -> Exemplar {
-        let mut trace_id = [0u8; 16];
-        trace_id[..8].copy_from_slice(&n.to_be_bytes());
-        trace_id[8..].copy_from_slice(&(!n).to_be_bytes());
-        #[allow(clippy::cast_precision_loss, reason = "small test values")]
-        Exemplar {
-            trace_id,
-            span_id: n.wrapping_mul(3).to_be_bytes(),
-            value: n as f64,
-            timestamp: Some(1.5),
-        }
-    }
 
     #[test]
     fn no_torn_reads_under_the_memory_model() {
@@ -161,20 +163,7 @@ mod model {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn exemplar(n: u64) -> Exemplar {
-        let mut trace_id = [0u8; 16];
-        trace_id[..8].copy_from_slice(&n.to_be_bytes());
-        trace_id[8..].copy_from_slice(&(!n).to_be_bytes());
-        #[allow(clippy::cast_precision_loss, reason = "small test values")]
-        Exemplar {
-            trace_id,
-            span_id: n.wrapping_mul(3).to_be_bytes(),
-            value: n as f64,
-            timestamp: Some(1.5),
-        }
-    }
+    use super::{ExemplarSlot, test_exemplar as exemplar};
 
     #[test]
     fn empty_then_latest() {

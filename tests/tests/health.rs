@@ -13,15 +13,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, Value) {
-    let response = app
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap())
+    get_with(app, path, None).await
 }
 
 fn gauge(component: &str) -> Option<f64> {
@@ -113,6 +105,7 @@ async fn get_with(app: &axum::Router, path: &str, auth: Option<&str>) -> (Status
         .await
         .unwrap();
     let status = response.status();
+    assert_eq!(response.headers()["content-type"], "application/json");
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&body).unwrap())
 }

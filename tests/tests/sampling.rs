@@ -9,18 +9,22 @@ use obs_runtime::trace::{
 };
 use obs_runtime::{Telemetry, observe};
 
-fn telemetry(sampler: Sampler, tail: Option<TailSampling>) -> (Telemetry, InMemoryExporter) {
-    let exporter = InMemoryExporter::default();
-    let mut builder = obs_runtime::init()
-        .env(Vec::<(String, String)>::new())
-        .exporter(exporter.clone())
+/// A builder with only `env` for an environment, a short batch delay, no server, no logs.
+fn builder(env: &[(&str, &str)], sampler: Sampler) -> obs_runtime::Builder {
+    obs_runtime::init()
+        .env(env.iter().copied())
         .sampler(sampler)
         .batch(PipelineConfig {
             delay: Duration::from_millis(20),
             ..PipelineConfig::default()
         })
         .metrics_addr(None)
-        .logs(false);
+        .logs(false)
+}
+
+fn telemetry(sampler: Sampler, tail: Option<TailSampling>) -> (Telemetry, InMemoryExporter) {
+    let exporter = InMemoryExporter::default();
+    let mut builder = builder(&[], sampler).exporter(exporter.clone());
     if let Some(tail) = tail {
         builder = builder.tail_sampling(tail);
     }
@@ -278,22 +282,17 @@ fn exemplars_only_from_sampled_spans() {
 #[test]
 fn span_limits_bound_every_span() {
     let exporter = InMemoryExporter::default();
-    let telemetry = obs_runtime::init()
-        .env([
+    let telemetry = builder(
+        &[
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "10"),
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "7"),
             ("OTEL_SPAN_EVENT_COUNT_LIMIT", "2"),
-        ])
-        .exporter(exporter.clone())
-        .sampler(Sampler::AlwaysOn)
-        .batch(PipelineConfig {
-            delay: Duration::from_millis(20),
-            ..PipelineConfig::default()
-        })
-        .metrics_addr(None)
-        .logs(false)
-        .build()
-        .unwrap();
+        ],
+        Sampler::AlwaysOn,
+    )
+    .exporter(exporter.clone())
+    .build()
+    .unwrap();
     let before = |limit: &str| {
         obs_tests::global_sample("obs_span_limits_total", &[("limit", limit)]).unwrap_or(0.0)
     };
@@ -388,20 +387,16 @@ impl obs_runtime::trace::SpanExporter for Stalled {
 #[test]
 fn queue_is_bounded_in_bytes() {
     let open = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-    let telemetry = obs_runtime::init()
-        .env([("OBS_BSP_MAX_QUEUE_BYTES", "100000")])
+    let telemetry = builder(&[("OBS_BSP_MAX_QUEUE_BYTES", "100000")], Sampler::AlwaysOn)
         .exporter(Stalled {
             open: Arc::clone(&open),
         })
-        .sampler(Sampler::AlwaysOn)
         .batch(PipelineConfig {
             max_queue: 10_000,
             max_batch: 1,
             delay: Duration::from_millis(5),
             ..PipelineConfig::default()
         })
-        .metrics_addr(None)
-        .logs(false)
         .build()
         .unwrap();
     let pipeline = telemetry.guard.pipeline().unwrap().clone();
