@@ -48,6 +48,7 @@ mod otlp;
 mod pipeline;
 pub(crate) mod record;
 mod sampler;
+mod tail;
 
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use layer::{
