@@ -4,7 +4,7 @@
 //! cargo run -p obs-examples --example exposition
 //! ```
 
-use obs_runtime::{Format, HttpMethod, Label, Registry, StatusClass, metric};
+use obs_runtime::{HttpMethod, Label, Registry, StatusClass, metric, metrics::Format};
 
 /// How an order was paid.
 #[derive(Clone, Copy, Debug, Label)]

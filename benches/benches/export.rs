@@ -31,7 +31,7 @@ metric! {
     /// Floor: calls.
     pub counter EXPORT_FLOOR_CALLS("export_floor_calls_total");
     /// Floor: duration.
-    pub histogram EXPORT_FLOOR_SECONDS("export_floor_duration_seconds", buckets = obs_runtime::FUNCTION_BUCKETS);
+    pub histogram EXPORT_FLOOR_SECONDS("export_floor_duration_seconds", buckets = obs_runtime::observe::FUNCTION_BUCKETS);
 }
 
 /// `#[tracing::instrument]` plus the RED metrics obs also records, written by hand.
@@ -47,7 +47,7 @@ fn instrument_with_metrics_call(x: u64) -> Result<u64, BenchError> {
 }
 
 /// obs's subscriber (filter, trace layer, pipeline; logs off) exporting to `addr`.
-fn obs_dispatch(addr: SocketAddr) -> (tracing::Dispatch, obs_runtime::Guard) {
+fn obs_dispatch(addr: SocketAddr) -> (tracing::Dispatch, obs_runtime::init::Guard) {
     let telemetry = obs_runtime::init()
         .env(Vec::<(String, String)>::new())
         .service_name("bench")

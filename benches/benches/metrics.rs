@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use obs_benches::{Hundred, hundred};
-use obs_runtime::{Format, HttpMethod, Label, Registry, StatusClass, metric};
+use obs_runtime::{HttpMethod, Label, Registry, StatusClass, metric, metrics::Format};
 
 /// A third label for the three-label counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Label, measured::FixedCardinalityLabel)]

@@ -24,7 +24,7 @@ metric! {
     /// Floor: calls.
     pub counter FLOOR_CALLS("floor_calls_total");
     /// Floor: duration.
-    pub histogram FLOOR_SECONDS("floor_duration_seconds", buckets = obs_runtime::FUNCTION_BUCKETS);
+    pub histogram FLOOR_SECONDS("floor_duration_seconds", buckets = obs_runtime::observe::FUNCTION_BUCKETS);
 }
 
 /// What any RED instrumentation must do at least: two reads of the same clock, a counter

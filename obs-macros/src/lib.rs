@@ -10,13 +10,6 @@ mod error_label;
 mod label;
 mod literal;
 mod metric;
-#[allow(
-    dead_code,
-    unreachable_pub,
-    reason = "shared with obs-runtime, which uses all of it"
-)]
-#[path = "../../obs-runtime/src/name.rs"]
-mod name;
 mod observe;
 
 use proc_macro::TokenStream;

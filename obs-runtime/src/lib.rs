@@ -78,43 +78,31 @@
 // Lets `metric!` expand inside this crate too (self-metrics).
 extern crate self as obs_runtime;
 
-#[cfg(feature = "axum")]
-pub mod axum;
-mod dynamic;
-pub mod encoding;
-mod exemplar;
-mod family;
-mod init;
-#[cfg(feature = "prometheus")]
-mod interop;
-mod label;
+mod http;
+pub mod init;
 pub mod log;
-mod metric;
-pub mod name;
-mod observe;
-pub mod propagation;
+pub mod metrics;
+pub mod observe;
 mod redact;
-mod registry;
-#[cfg(feature = "reqwest")]
-pub mod reqwest;
-mod self_metrics;
-mod server;
 mod time;
 pub mod trace;
-mod type_name;
 
-pub use dynamic::{DynamicFamily, DynamicOptions, MAX_LABEL_VALUE_LEN, OVERFLOW_VALUE};
-pub use encoding::{Exemplar, Format};
-pub use family::{Collect, Descriptor, EAGER_SERIES_LIMIT, Family, Info, Location};
-pub use init::{Builder, Guard, InitError, Protocol, Telemetry, init};
-pub use label::{HttpMethod, Label, LabelSet, Outcome, StatusClass};
-pub use metric::{
-    CachePadded, Counter, DEFAULT_BUCKETS, FloatCounter, FloatGauge, Gauge, Histogram,
-    HistogramOptions, HistogramTimer, Metric, Summary, SummaryOptions, buckets_valid,
-    exponential_buckets, linear_buckets, quantiles_valid,
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+#[cfg(feature = "axum")]
+pub use http::axum;
+#[cfg(feature = "reqwest")]
+pub use http::reqwest;
+pub use http::server;
+pub use init::init;
+pub use metrics::{
+    Counter, DEFAULT_BUCKETS, Family, FloatCounter, FloatGauge, Gauge, Histogram, HttpMethod, Info,
+    Label, Outcome, Registry, StatusClass, Summary, exponential_buckets, linear_buckets,
 };
-pub use name::MetricKind;
 pub use obs_macros::{ErrorLabel, Label};
+pub use observe::ErrorLabel;
 /// The `tracing` crate obs is built on, so a service can log and open spans with one
 /// dependency: `use obs_runtime::tracing;`.
 pub use tracing;
@@ -229,7 +217,7 @@ pub use tracing_subscriber;
 /// # Examples
 ///
 /// ```
-/// use obs_runtime::{ErrorLabel, observe, observed_function};
+/// use obs_runtime::{ErrorLabel, observe, observe::observed_function};
 ///
 /// #[derive(Debug, ErrorLabel)]
 /// pub enum PaymentError {
@@ -289,7 +277,7 @@ pub use tracing_subscriber;
 /// Borrows and coercions work as without the attribute, and outcomes go by type:
 ///
 /// ```
-/// use obs_runtime::{observe, observed_function};
+/// use obs_runtime::{observe, observe::observed_function};
 ///
 /// pub struct Cart { name: String, items: Vec<u32> }
 ///
@@ -318,7 +306,6 @@ pub use tracing_subscriber;
 /// ```
 #[doc(inline)]
 pub use obs_macros::observe;
-pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, observed_functions};
 
 /// Declares metric families as statics whose labels are bounded enums.
 ///
@@ -438,68 +425,3 @@ pub use observe::{ErrorLabel, FUNCTION_BUCKETS, FnSite, observed_function, obser
 /// ```
 #[doc(inline)]
 pub use obs_macros::metric;
-pub use registry::{Exposition, Registry, RegistryError, catalogue};
-pub use server::{
-    DEFAULT_ADDR, MetricsResponse, MetricsServer, ReadyCheck, ServerConfig, metrics_response,
-};
-
-/// Items the macros expand to. Not a stable API: names and signatures change without notice.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::family::{Collect, Descriptor, Family, Info, Location};
-    pub use crate::label::{Bounded, Label, LabelSet};
-    pub use crate::metric::{
-        Counter, FloatCounter, FloatGauge, Gauge, Histogram, HistogramOptions, Summary,
-        SummaryOptions, buckets_valid, quantiles_valid,
-    };
-    pub use crate::name::MetricKind;
-    pub use crate::observe::{
-        Branch, CallOutcome, Classified, ErrorInfo, ErrorLabel, ErrorName, ExtraLabel, FIXED,
-        FUNCTION_BUCKETS, FnSite, FromResidual, Message, Probe, SiteConfig, call_once, outcome,
-        output_type, predicate, returned,
-    };
-
-    /// The classification probes, glob-imported by `#[observe]`: anonymous trait imports
-    /// only, so the glob brings no name into the user's scope.
-    pub mod probe {
-        pub use crate::observe::returned::{ProbeFuture as _, ProbeValue as _};
-        pub use crate::observe::{
-            ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _,
-            ProbeNotResult as _, ProbeResult as _, ProbeType as _,
-        };
-    }
-    pub use core::time::Duration;
-    pub use linkme;
-    pub use tracing::Level;
-    pub use tracing::field::{Value, debug, display};
-
-    /// Every function instrumented with `#[observe]`, collected at link time.
-    #[allow(unsafe_code)] // see CATALOGUE
-    #[linkme::distributed_slice]
-    pub static OBSERVED: [&'static FnSite];
-
-    /// Every family declared with `metric!`, collected at link time.
-    // linkme places the slice in a link section; that attribute is what `unsafe_code` flags.
-    // The slice holds only `&'static dyn Collect` built by `metric!`.
-    #[allow(unsafe_code)]
-    #[linkme::distributed_slice]
-    pub static CATALOGUE: [&'static dyn Collect];
-
-    /// The catalogue entry of a family declared with `metric!`. `metric!` passes `L` as
-    /// `(<T as Bounded>::Type, ..)` spanned at each label type, so a type that is not a
-    /// label is reported once, there, and not again at the entry.
-    pub const fn catalogue_entry<L: LabelSet + 'static, M: crate::metric::Metric + 'static>(
-        family: &'static Family<L, M>,
-    ) -> &'static dyn Collect {
-        family
-    }
-
-    /// Compile-time proof that `T` is a bounded label (the error speaks through
-    /// `Label`'s `on_unimplemented`).
-    pub const fn assert_label<T: Label>() {}
-
-    /// The number of label combinations of a set, for the const cardinality budget check.
-    pub const fn cardinality<L: LabelSet>() -> usize {
-        L::CARDINALITY
-    }
-}

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use crate::name::looks_sensitive;
+use obs_names::looks_sensitive;
 
 /// What replaces a secret.
 pub(crate) const REDACTED: &str = "[REDACTED]";

@@ -1,8 +1,15 @@
-//! Wall-clock time for spans, logs and exemplars.
+//! Time: the TSC clock that times calls and requests, and the wall clock derived from it
+//! for spans, logs and exemplars.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The process-wide TSC clock (calibrated once), read raw on the hot path.
+pub(crate) fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
 
 /// Nanoseconds since the Unix epoch from the system clock (0 before 1970).
 fn system_unix_nanos() -> u64 {
@@ -27,7 +34,7 @@ struct Anchor {
 fn anchor() -> &'static Anchor {
     static ANCHOR: OnceLock<Anchor> = OnceLock::new();
     ANCHOR.get_or_init(|| {
-        let base_raw = crate::observe::clock().raw();
+        let base_raw = clock().raw();
         Anchor {
             base_raw,
             offset: AtomicU64::new(system_unix_nanos()),
@@ -41,7 +48,7 @@ fn anchor() -> &'static Anchor {
 /// 10 s.
 pub(crate) fn unix_nanos() -> u64 {
     let anchor = anchor();
-    let clock = crate::observe::clock();
+    let clock = clock();
     let since_base = clock.delta_as_nanos(anchor.base_raw, clock.raw());
     if since_base.saturating_sub(anchor.anchored_at.load(Ordering::Relaxed)) > REANCHOR_NANOS {
         reanchor(anchor, since_base);

@@ -500,7 +500,7 @@ pub struct Installed {
     /// Serves the routers (stopped first on drop).
     pub rt: tokio::runtime::Runtime,
     /// Flushes on drop, while the receiver still listens.
-    pub guard: obs_runtime::Guard,
+    pub guard: obs_runtime::init::Guard,
     /// The log lines.
     pub logs: obs_runtime::log::MemoryLog,
     /// Receives every exported span.

@@ -2,7 +2,7 @@
 //! in its first scrape, zero-valued, before any use; the global exposition also carries the
 //! `prometheus` crate's default registry (with process metrics on Linux).
 
-use obs_runtime::{Format, Label, Registry, metric};
+use obs_runtime::{Label, Registry, metric, metrics::Format};
 use obs_tests::{promtool_check, python_parse, samples};
 
 /// Plan of a customer.

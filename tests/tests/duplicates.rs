@@ -45,7 +45,7 @@ fn duplicate_names_are_reported_with_both_locations() {
 
     billing::INVOICES.inc();
     mailer::INVOICES.inc_by(5);
-    let text = registry.encode(obs_runtime::Format::Prometheus);
+    let text = registry.encode(obs_runtime::metrics::Format::Prometheus);
     assert_eq!(text.matches("# TYPE dup_invoices_total counter").count(), 1);
     let exposed: Vec<&str> = text
         .lines()
@@ -73,6 +73,6 @@ fn init_fails_naming_both_declarations() {
         )
     });
     assert!(either.contains(&message), "{message}");
-    assert!(matches!(err, obs_runtime::InitError::Catalogue(_)));
+    assert!(matches!(err, obs_runtime::init::InitError::Catalogue(_)));
     assert!(std::error::Error::source(&err).is_some());
 }

@@ -1,7 +1,10 @@
 //! The run-time registration API: clear errors for bad or duplicate names, never a panic,
 //! and a cardinality guard that folds excess label values into one counted overflow series.
 
-use obs_runtime::{Counter, DynamicOptions, Format, OVERFLOW_VALUE, Registry, RegistryError};
+use obs_runtime::{
+    Counter, Registry,
+    metrics::{DynamicOptions, Format, OVERFLOW_VALUE, RegistryError},
+};
 
 #[test]
 fn invalid_and_duplicate_names_are_errors() {
@@ -107,12 +110,14 @@ fn over_long_label_values_fold_into_overflow() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let before = overflow_total();
-    let long = "p".repeat(obs_runtime::MAX_LABEL_VALUE_LEN + 1);
+    let long = "p".repeat(obs_runtime::metrics::MAX_LABEL_VALUE_LEN + 1);
     for _ in 0..3 {
         paths.with([long.as_str()]).inc();
     }
     paths
-        .with(["p".repeat(obs_runtime::MAX_LABEL_VALUE_LEN).as_str()])
+        .with(["p"
+            .repeat(obs_runtime::metrics::MAX_LABEL_VALUE_LEN)
+            .as_str()])
         .inc();
     assert_eq!(overflow_total() - before, 3);
     drop(serial);

@@ -2,7 +2,8 @@
 //! `promtool check metrics`.
 
 use obs_runtime::{
-    Counter, DynamicOptions, Format, Gauge, HistogramOptions, Label, Registry, metric,
+    Counter, Gauge, Label, Registry, metric,
+    metrics::{DynamicOptions, Format, HistogramOptions},
 };
 use obs_tests::{mask_created, promtool_check, python_parse, samples};
 
@@ -35,7 +36,7 @@ metric! {
 fn golden_registry() -> Registry {
     let registry = Registry::new();
     for family in [
-        &G_JOBS as &'static dyn obs_runtime::Collect,
+        &G_JOBS as &'static dyn obs_runtime::metrics::Collect,
         &G_CPU,
         &G_WAITING,
         &G_LOAD,
@@ -385,10 +386,10 @@ fn randomized_registry_round_trips_through_reference_parsers() {
 /// text format has no place for it and leaves it out.
 #[test]
 fn exemplars_render_in_openmetrics_only() {
-    use obs_runtime::Exemplar;
-    use obs_runtime::encoding::openmetrics::OpenMetricsEncoder;
-    use obs_runtime::encoding::text::TextEncoder;
-    use obs_runtime::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
+    use obs_runtime::metrics::Exemplar;
+    use obs_runtime::metrics::encoding::openmetrics::OpenMetricsEncoder;
+    use obs_runtime::metrics::encoding::text::TextEncoder;
+    use obs_runtime::metrics::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
 
     let exemplar = Exemplar {
         trace_id: [
@@ -404,14 +405,14 @@ fn exemplars_render_in_openmetrics_only() {
             name: "ex_requests_total",
             help: "Requests.",
             unit: None,
-            kind: obs_runtime::MetricKind::Counter,
+            kind: obs_runtime::metrics::MetricKind::Counter,
         });
         encoder.counter(&[("route", "/a")], Number::Int(2), None, Some(&exemplar));
         encoder.family(&FamilyHeader {
             name: "ex_latency_seconds",
             help: "Latency.",
             unit: Some("seconds"),
-            kind: obs_runtime::MetricKind::Histogram,
+            kind: obs_runtime::metrics::MetricKind::Histogram,
         });
         encoder.histogram(
             &[],

@@ -281,7 +281,7 @@ fn http_layer_end_to_end() {
                 get(|| async {
                     // What an outgoing call made by this handler would carry.
                     let mut out = Vec::new();
-                    obs_runtime::propagation::inject(|k, v| out.push(format!("{k}: {v}")));
+                    obs_runtime::trace::propagation::inject(|k, v| out.push(format!("{k}: {v}")));
                     out.join("\n")
                 }),
             )

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use obs_runtime::InitError;
+use obs_runtime::init::InitError;
 use obs_runtime::log::{LogFormat, LogWriter};
 use obs_tests::otlp::Receiver;
 

@@ -1,7 +1,7 @@
 //! JSON and pretty log lines: shape, trace correlation, bound fields, redaction, filter.
 
 use obs_runtime::log::{LogFormat, LogWriter, MemoryLog};
-use obs_runtime::{Telemetry, trace};
+use obs_runtime::{init::Telemetry, trace};
 use serde_json::Value;
 use tracing::Instrument as _;
 use tracing::instrument::WithSubscriber as _;

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use obs_runtime::{FnSite, observe, observed_function};
+use obs_runtime::{
+    observe,
+    observe::{FnSite, observed_function},
+};
 use obs_tests::capture::Capture;
 
 fn site(function: &str) -> &'static FnSite {

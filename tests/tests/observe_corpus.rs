@@ -25,7 +25,10 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use obs_runtime::{ErrorLabel, FnSite, observe, observed_function};
+use obs_runtime::{
+    ErrorLabel, observe,
+    observe::{FnSite, observed_function},
+};
 
 fn site(function: &str) -> &'static FnSite {
     observed_function(module_path!(), function).unwrap_or_else(|| panic!("{function} observed"))

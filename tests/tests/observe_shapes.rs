@@ -5,7 +5,10 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
-use obs_runtime::{FnSite, Label, observe, observed_function};
+use obs_runtime::{
+    Label, observe,
+    observe::{FnSite, observed_function},
+};
 use obs_tests::capture::Capture;
 
 fn site(function: &str) -> &'static FnSite {
@@ -256,7 +259,7 @@ fn options_labels_buckets_concurrency_crate() {
     assert_eq!(site("through_reexport").calls("ok"), 1);
     let _ = Tier::Free;
 
-    let text = obs_runtime::Registry::global().encode(obs_runtime::Format::Prometheus);
+    let text = obs_runtime::Registry::global().encode(obs_runtime::metrics::Format::Prometheus);
     assert!(
         text.contains("function_calls_total{function=\"premium\",module=\"observe_shapes\",tier=\"gold\",result=\"ok\",error=\"\"} 1\n"),
         "{text}"
@@ -274,7 +277,7 @@ fn options_labels_buckets_concurrency_crate() {
     obs_tests::promtool_check(&text);
     let parsed = obs_tests::samples(&obs_tests::python_parse(
         "openmetrics",
-        &obs_runtime::Registry::global().encode(obs_runtime::Format::OpenMetrics),
+        &obs_runtime::Registry::global().encode(obs_runtime::metrics::Format::OpenMetrics),
     ));
     assert!(parsed.iter().any(|s| s.name == "function_calls_total"
         && s.labels.get("function").map(String::as_str) == Some("quick")

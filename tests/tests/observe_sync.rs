@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use obs_runtime::{ErrorLabel, FnSite, observe, observed_function};
+use obs_runtime::{
+    ErrorLabel, observe,
+    observe::{FnSite, observed_function},
+};
 use obs_tests::capture::Capture;
 use tracing::Level;
 

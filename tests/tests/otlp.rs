@@ -7,7 +7,12 @@ use std::time::{Duration, Instant};
 
 use obs_runtime::log::{LogFormat, LogWriter};
 use obs_runtime::trace::PipelineConfig;
-use obs_runtime::{ErrorLabel, FnSite, Protocol, observe, observed_function};
+use obs_runtime::{
+    ErrorLabel,
+    init::Protocol,
+    observe,
+    observe::{FnSite, observed_function},
+};
 use obs_tests::otlp::{Received, Receiver, attr, hex};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;

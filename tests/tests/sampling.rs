@@ -3,14 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use obs_runtime::propagation;
+use obs_runtime::trace::propagation;
 use obs_runtime::trace::{
     InMemoryExporter, PipelineConfig, Sampler, SpanRecord, Status, TailSampling,
 };
-use obs_runtime::{Telemetry, observe};
+use obs_runtime::{init::Telemetry, observe};
 
 /// A builder with only `env` for an environment, a short batch delay, no server, no logs.
-fn builder(env: &[(&str, &str)], sampler: Sampler) -> obs_runtime::Builder {
+fn builder(env: &[(&str, &str)], sampler: Sampler) -> obs_runtime::init::Builder {
     obs_runtime::init()
         .env(env.iter().copied())
         .sampler(sampler)

@@ -6,7 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use obs_runtime::{MetricsServer, ServerConfig, metric};
+use obs_runtime::{
+    metric,
+    server::{MetricsServer, ServerConfig},
+};
 
 metric! {
     /// Requests seen by the server test.

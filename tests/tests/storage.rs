@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use obs_runtime::{Format, HttpMethod, Registry, StatusClass, Summary, SummaryOptions, metric};
+use obs_runtime::{
+    HttpMethod, Registry, StatusClass, Summary, metric,
+    metrics::{Format, SummaryOptions},
+};
 
 metric! {
     /// A family of 480 combinations, above the eager exposure limit.

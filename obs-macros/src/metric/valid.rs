@@ -8,7 +8,7 @@ use syn::{Expr, ExprArray, ExprLit, Lit, LitStr};
 use super::ast::{Decl, Input, KINDS, Kind};
 use crate::ctxt::{Ctxt, Once};
 use crate::literal::{bucket_bounds, number_array};
-use crate::name::{MetricKind, NameError, check_label_name, check_metric_name};
+use obs_names::{MetricKind, NameError, check_label_name, check_metric_name};
 
 /// Default cardinality budget: the most label combinations a family may have.
 pub(crate) const DEFAULT_BUDGET: u64 = 10_000;

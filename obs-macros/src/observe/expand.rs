@@ -12,7 +12,7 @@ use super::args::{Args, Buckets, FieldValue};
 use super::valid::{Asyncness, Checked, async_trait_block};
 
 /// The span fields every observed function declares first (shared with the runtime).
-pub(crate) const FIXED_FIELDS: [&str; 5] = crate::name::SPAN_FIELDS;
+pub(crate) const FIXED_FIELDS: [&str; 5] = obs_names::SPAN_FIELDS;
 
 /// The most fields a span can take in the runtime (32) minus the fixed ones.
 pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();

@@ -5,7 +5,7 @@ use syn::{Expr, FnArg, GenericArgument, ItemFn, Pat, PathArguments, ReturnType, 
 
 use super::args::Args;
 use crate::ctxt::Ctxt;
-use crate::name::{check_label_name, looks_sensitive};
+use obs_names::{check_label_name, looks_sensitive};
 
 /// How the function is asynchronous.
 pub(crate) enum Asyncness {

@@ -1,10 +1,9 @@
 //! The `tracing-subscriber` layer that gives spans W3C identity and records them.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -18,10 +17,11 @@ use super::{
     AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
     TraceId,
 };
-use crate::propagation::Baggage;
+use crate::metrics::exemplar;
+use crate::metrics::self_metrics::{SPAN_LIMITS, SpanLimit};
 use crate::redact::REDACTED;
-use crate::self_metrics::{SPAN_LIMITS, SpanLimit};
 use crate::time::unix_nanos;
+use crate::trace::propagation::Baggage;
 
 /// Assigns trace and span ids, samples, records and exports spans. See the
 /// [module documentation](super).
@@ -63,7 +63,7 @@ impl TraceLayer {
     /// Sends finished spans to `pipeline`.
     #[must_use]
     pub fn with_pipeline(mut self, pipeline: &Pipeline) -> Self {
-        EXEMPLARS_ON.store(true, Ordering::Relaxed);
+        exemplar::context::enable();
         self.pipeline = Some(pipeline.clone());
         self
     }
@@ -145,12 +145,12 @@ fn take_pending() -> Option<Pending> {
 /// Runs `make`, in which the first span created without a local parent becomes the local
 /// root of the remote caller's trace: its parent is the caller's span, it follows the
 /// caller's sampling decision (under a parent-based sampler), and it carries the caller's
-/// `tracestate` and baggage. This is how [`ObsLayer`](crate::axum::ObsLayer) starts server
+/// `tracestate` and baggage. This is how [`ObsLayer`](crate::http::axum::ObsLayer) starts server
 /// spans; unlike [`set_parent`], the decision is known when the span starts, so its
 /// creation-time fields are recorded whenever it is sampled.
 ///
 /// ```
-/// use obs_runtime::propagation;
+/// use obs_runtime::trace::propagation;
 /// use obs_runtime::trace::{self, Sampler, TraceLayer};
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
@@ -164,7 +164,7 @@ fn take_pending() -> Option<Pending> {
 /// });
 /// ```
 pub fn with_remote_parent<R>(
-    incoming: &crate::propagation::Extracted,
+    incoming: &crate::trace::propagation::Extracted,
     make: impl FnOnce() -> R,
 ) -> R {
     struct Restore(Option<Pending>);
@@ -202,18 +202,9 @@ struct Entered {
 thread_local! {
     /// The spans entered on this thread, innermost last.
     static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
-    /// The exemplar ids of the innermost entered span (span id 0: none), mirrored from
-    /// `STACK` so that metric updates read two plain cells: no lazy initialisation, no
-    /// borrow flag.
-    static TOP_SPAN: Cell<u64> = const { Cell::new(0) };
-    static TOP_TRACE: Cell<u128> = const { Cell::new(0) };
 }
 
-/// Whether any trace layer that exports exists: until then metric updates skip the
-/// thread-local lookup altogether.
-static EXEMPLARS_ON: AtomicBool = AtomicBool::new(false);
-
-/// Mirrors the top of `stack` into the exemplar cells.
+/// Writes the top of `stack` down into the exemplar context of metric updates.
 fn publish_top(stack: &[Entered]) {
     let (trace, span) = match stack.last() {
         Some(top) if top.exemplars => {
@@ -221,23 +212,7 @@ fn publish_top(stack: &[Entered]) {
         }
         _ => (0, 0),
     };
-    let _ = TOP_TRACE.try_with(|c| c.set(trace));
-    let _ = TOP_SPAN.try_with(|c| c.set(span));
-}
-
-/// The ids of the innermost entered span on this thread when its trace is sampled and
-/// exported: what a metric update keeps as its exemplar.
-#[inline]
-pub(crate) fn sampled_current() -> Option<([u8; 16], [u8; 8])> {
-    if !EXEMPLARS_ON.load(Ordering::Relaxed) {
-        return None;
-    }
-    let span = TOP_SPAN.try_with(Cell::get).unwrap_or(0);
-    if span == 0 {
-        return None;
-    }
-    let trace = TOP_TRACE.try_with(Cell::get).unwrap_or(0);
-    Some((trace.to_be_bytes(), span.to_be_bytes()))
+    exemplar::context::set(trace, span);
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -346,7 +321,7 @@ where
             return;
         }
         let meta = event.metadata();
-        if meta.target() == crate::observe::ERROR_LOG_TARGET {
+        if meta.target() == crate::trace::ERROR_LOG_TARGET {
             // The log echo of an `#[observe(err(..))]` failure: the span already has the
             // `exception` event with the same facts.
             return;
@@ -483,11 +458,11 @@ pub fn current_baggage() -> Option<Arc<Baggage>> {
 }
 
 /// Attaches W3C `baggage` to `span` and the spans created under it, so that outgoing
-/// requests made inside them carry it on ([`crate::propagation::inject`]). Returns `false`
+/// requests made inside them carry it on ([`crate::trace::propagation::inject`]). Returns `false`
 /// when the span is disabled or the obs layer is not installed.
 ///
 /// ```
-/// use obs_runtime::propagation::Baggage;
+/// use obs_runtime::trace::propagation::Baggage;
 /// use obs_runtime::trace::{self, Sampler, TraceLayer};
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
@@ -518,7 +493,7 @@ pub fn set_baggage(span: &Span, baggage: Baggage) -> bool {
 /// span starts.
 ///
 /// ```
-/// use obs_runtime::propagation;
+/// use obs_runtime::trace::propagation;
 /// use obs_runtime::trace::{self, Sampler, TraceLayer};
 /// use tracing_subscriber::layer::SubscriberExt;
 ///

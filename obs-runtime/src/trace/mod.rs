@@ -46,9 +46,9 @@ mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;
+pub mod propagation;
 pub(crate) mod record;
 mod sampler;
-mod tail;
 
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use layer::{
@@ -64,4 +64,12 @@ pub use pipeline::{
 pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanLimits, SpanRecord, Status};
 pub use sampler::{Sampler, TailSampling};
 
-pub(crate) use layer::{layer_state_context, sampled_current};
+pub(crate) use layer::layer_state_context;
+
+/// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
+/// to the trace, so the log layer writes no line for them.
+pub(crate) const EXCEPTION_TARGET: &str = "obs::exception";
+
+/// Target of the log line `err(level = ..)` asks for: the span already has the matching
+/// `exception` event, so the trace layer records no second span event for it.
+pub(crate) const ERROR_LOG_TARGET: &str = "obs::error";

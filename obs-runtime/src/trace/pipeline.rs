@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::tail::Tail;
+use super::sampler::tail::{DropSink, Tail};
 use super::{Resource, SpanRecord, TailSampling};
-use crate::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED};
+use crate::metrics::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED};
 
 /// Why an export failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,19 +176,19 @@ pub struct PipelineStats {
     pub tail_evicted: u64,
 }
 
-/// The counts of one pipeline (shared with the tail sampler).
+/// The counts of one pipeline.
 #[derive(Default)]
-pub(super) struct Counters {
+struct Counters {
     exported: AtomicU64,
     queue_full: AtomicU64,
     export_failed: AtomicU64,
     export_errors: AtomicU64,
-    pub(super) sampled_out: AtomicU64,
-    pub(super) tail_evicted: AtomicU64,
+    sampled_out: AtomicU64,
+    tail_evicted: AtomicU64,
 }
 
-impl Counters {
-    pub(super) fn dropped(&self, reason: DropReason, n: u64) {
+impl DropSink for Counters {
+    fn dropped(&self, reason: DropReason, n: u64) {
         if n == 0 {
             return;
         }

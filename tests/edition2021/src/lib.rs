@@ -49,7 +49,7 @@ mod tests {
         );
         assert_eq!(unsafe { read_checked(&v) }, Ok(7));
         let site = |f| {
-            obs_runtime::observed_function(module_path!().trim_end_matches("::tests"), f)
+            obs_runtime::observe::observed_function(module_path!().trim_end_matches("::tests"), f)
                 .expect("observed")
         };
         assert_eq!(site("read_raw").calls("ok"), 1);

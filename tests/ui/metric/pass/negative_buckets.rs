@@ -16,6 +16,6 @@ fn main() {
     assert_eq!(DELTA.bounds(), &[-100.0, -1.0, 0.0, 1.5, 100.0]);
     assert_eq!(DELTA.bucket_counts(), vec![0, 1, 1, 1, 1, 1]);
     let _ = adjust(0.25);
-    let site = obs_runtime::observed_function(module_path!(), "adjust").unwrap();
+    let site = obs_runtime::observe::observed_function(module_path!(), "adjust").unwrap();
     assert_eq!(site.duration().bounds(), &[-1.0, 0.5]);
 }

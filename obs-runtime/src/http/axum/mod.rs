@@ -1,0 +1,91 @@
+//! HTTP services on axum 0.8 (feature `axum`): [`ObsLayer`] for RED metrics, server spans,
+//! propagation and request ids; [`Health`] for health checks; [`metrics_handler`] to serve
+//! `/metrics` from your own router instead of the embedded server.
+//!
+//! ```
+//! use axum::Router;
+//! use axum::routing::get;
+//!
+//! let app: Router = Router::new()
+//!     .route("/metrics", get(obs_runtime::axum::metrics_handler(None)))
+//!     .route("/internal/metrics", get(obs_runtime::axum::metrics_handler(Some("s3cret".into()))));
+//! ```
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::http::server::metrics_response;
+use crate::metrics::Registry;
+
+mod health;
+mod layer;
+mod routes;
+
+pub use health::{ComponentHealth, DEFAULT_CACHE, ErrorDetails, Health, HealthReport};
+pub use layer::{
+    CLIENT_CLOSED, MAX_REQUEST_ID_LEN, ObsLayer, ObsService, REQUEST_ID_HEADER, RequestId,
+    ResponseFuture,
+};
+pub use routes::{MAX_ENDPOINTS, UNMATCHED};
+
+/// Writes the current span's `traceparent` (and `tracestate`) into `headers`, for an
+/// outgoing request made with any `http`-based client.
+///
+/// ```
+/// let mut headers = axum::http::HeaderMap::new();
+/// obs_runtime::axum::inject_headers(&mut headers); // outside a span: nothing to write
+/// assert!(headers.is_empty());
+/// ```
+pub fn inject_headers(headers: &mut HeaderMap) {
+    crate::trace::propagation::inject(|name, value| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    });
+}
+
+/// Reads the W3C trace context of an incoming request's headers.
+pub fn extract_headers(headers: &HeaderMap) -> Option<crate::trace::propagation::Extracted> {
+    crate::trace::propagation::extract(|name| headers.get(name).and_then(|v| v.to_str().ok()))
+}
+
+/// A handler that renders the global registry in the format the request's `Accept`
+/// prefers; with a `token`, it requires `Authorization: Bearer <token>` (else `401`).
+pub fn metrics_handler(
+    token: Option<String>,
+) -> impl Fn(HeaderMap) -> Ready<Response> + Clone + Send + Sync + 'static {
+    registry_handler(Registry::global(), token)
+}
+
+/// As [`metrics_handler`], for an explicit registry.
+pub fn registry_handler(
+    registry: &'static Registry,
+    token: Option<String>,
+) -> impl Fn(HeaderMap) -> Ready<Response> + Clone + Send + Sync + 'static {
+    let token: Option<Arc<str>> = token.map(Arc::from);
+    move |headers: HeaderMap| {
+        let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let answer = metrics_response(
+            registry,
+            token.as_deref(),
+            header(ACCEPT),
+            header(AUTHORIZATION),
+        );
+        let mut response = answer.body.into_response();
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let out = response.headers_mut();
+        out.insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+        for (name, value) in answer.headers {
+            out.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        ready(response)
+    }
+}
