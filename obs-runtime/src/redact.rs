@@ -9,7 +9,7 @@ use std::cell::Cell;
 use obs_names::looks_sensitive;
 
 /// What replaces a secret.
-pub(crate) const REDACTED: &str = "[REDACTED]";
+pub const REDACTED: &str = "[REDACTED]";
 
 /// [`looks_sensitive`] for a field name, memoised per thread in a small direct-mapped
 /// table keyed by the name's address (field names are static): a hit is a shift, a mask

@@ -1,28 +1,27 @@
 //! The `tracing-subscriber` layer that gives spans W3C identity and records them.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Span, Subscriber};
 use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::record::{EventFields, SpanLimits, truncated, unsigned};
+use super::record::{EventFields, SpanLimits, truncated};
 use super::{
     AttrValue, EventRecord, Pipeline, Sampler, SpanContext, SpanId, SpanKind, SpanRecord, Status,
     TraceId,
 };
 use crate::metrics::exemplar;
 use crate::metrics::self_metrics::{SPAN_LIMITS, SpanLimit};
-use crate::redact::REDACTED;
 use crate::time::unix_nanos;
 use crate::trace::propagation::Baggage;
 
+use super::fields::SpanFields;
+use super::state::{Entered, STACK, SpanState, publish_top, take_pending};
 /// Assigns trace and span ids, samples, records and exports spans. See the
 /// [module documentation](super).
 pub struct TraceLayer {
@@ -97,122 +96,6 @@ impl TraceLayer {
             local_root_id: state.local_root,
         })
     }
-}
-
-/// What the layer keeps in each span's extensions.
-pub(crate) struct SpanState {
-    pub(crate) context: SpanContext,
-    parent: Option<SpanId>,
-    parent_remote: bool,
-    /// The span id of the local root (its own for a root).
-    local_root: SpanId,
-    pub(crate) trace_state: Option<Arc<str>>,
-    /// W3C baggage received with the trace (inherited by children).
-    baggage: Option<Arc<Baggage>>,
-    start: u64,
-    /// Present while the span may be exported. Roots always have one when a pipeline is
-    /// set, because [`set_parent`] may still make them sampled.
-    record: Option<Box<SpanRecord>>,
-    /// Whether the span's updates keep exemplars (sampled and exported).
-    exemplars: bool,
-}
-
-/// The context the trace layer gave the span owning `extensions`.
-pub(crate) fn layer_state_context(
-    extensions: &tracing_subscriber::registry::Extensions<'_>,
-) -> Option<SpanContext> {
-    extensions.get::<SpanState>().map(|s| s.context)
-}
-
-/// A remote parent for the next span created on this thread without a local parent.
-struct Pending {
-    context: SpanContext,
-    trace_state: Option<Arc<str>>,
-    baggage: Option<Arc<Baggage>>,
-}
-
-thread_local! {
-    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
-}
-
-fn take_pending() -> Option<Pending> {
-    PENDING
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
-        .ok()
-        .flatten()
-}
-
-/// Runs `make`, in which the first span created without a local parent becomes the local
-/// root of the remote caller's trace: its parent is the caller's span, it follows the
-/// caller's sampling decision (under a parent-based sampler), and it carries the caller's
-/// `tracestate` and baggage. This is how [`ObsLayer`](crate::http::axum::ObsLayer) starts server
-/// spans; unlike [`set_parent`], the decision is known when the span starts, so its
-/// creation-time fields are recorded whenever it is sampled.
-///
-/// ```
-/// use obs_runtime::trace::propagation;
-/// use obs_runtime::trace::{self, Sampler, TraceLayer};
-/// use tracing_subscriber::layer::SubscriberExt;
-///
-/// let subscriber = tracing_subscriber::registry().with(TraceLayer::new(Sampler::default()));
-/// tracing::subscriber::with_default(subscriber, || {
-///     let headers = [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")];
-///     let incoming = propagation::extract(|n| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
-///     let span = trace::with_remote_parent(&incoming, || tracing::info_span!("GET /orders", otel.kind = "server"));
-///     let _entered = span.enter();
-///     assert_eq!(trace::current().unwrap().trace_id, incoming.context.trace_id);
-/// });
-/// ```
-pub fn with_remote_parent<R>(
-    incoming: &crate::trace::propagation::Extracted,
-    make: impl FnOnce() -> R,
-) -> R {
-    struct Restore(Option<Pending>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            let _ = PENDING.try_with(|p| {
-                if let Ok(mut p) = p.try_borrow_mut() {
-                    *p = previous;
-                }
-            });
-        }
-    }
-    let pending = Pending {
-        context: incoming.context,
-        trace_state: incoming.trace_state.as_deref().map(Arc::from),
-        baggage: (!incoming.baggage.is_empty()).then(|| Arc::new(incoming.baggage.clone())),
-    };
-    let previous = PENDING
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.replace(pending)))
-        .ok()
-        .flatten();
-    let _restore = Restore(previous);
-    make()
-}
-
-/// One entered span on this thread.
-#[derive(Clone, Copy)]
-struct Entered {
-    id: u64,
-    context: SpanContext,
-    exemplars: bool,
-}
-
-thread_local! {
-    /// The spans entered on this thread, innermost last.
-    static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Writes the top of `stack` down into the exemplar context of metric updates.
-fn publish_top(stack: &[Entered]) {
-    let (trace, span) = match stack.last() {
-        Some(top) if top.exemplars => {
-            (top.context.trace_id.to_u128(), top.context.span_id.to_u64())
-        }
-        _ => (0, 0),
-    };
-    exemplar::context::set(trace, span);
 }
 
 impl<S> Layer<S> for TraceLayer
@@ -560,148 +443,4 @@ pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) 
         });
     }
     true
-}
-
-/// Records span fields into a [`SpanRecord`], mapping the `otel.*` conventions.
-/// The flag is set while recording a new span's fields, which are unique by name.
-struct SpanFields<'a>(
-    &'a mut SpanRecord,
-    &'static tracing::Metadata<'static>,
-    bool,
-    &'a SpanLimits,
-);
-
-impl SpanFields<'_> {
-    /// `value` without an allocation when it equals one of the callsite's static strings
-    /// (as `code.function` and `code.namespace` of `#[observe]` spans do).
-    fn owned(&self, value: &str) -> Cow<'static, str> {
-        let meta = self.1;
-        [Some(meta.name()), meta.module_path(), Some(meta.target())]
-            .into_iter()
-            .flatten()
-            .find(|s| *s == value)
-            .map_or_else(|| Cow::Owned(value.to_owned()), Cow::Borrowed)
-    }
-}
-
-impl SpanFields<'_> {
-    fn set(&mut self, key: &'static str, value: AttrValue) {
-        // One redaction policy for every value type: `otp = 123456` is a secret too.
-        let value = if !matches!(value, AttrValue::Str(Cow::Borrowed(REDACTED)))
-            && !key.starts_with("otel.")
-            && crate::redact::sensitive_key(key)
-        {
-            AttrValue::Str(Cow::Borrowed(REDACTED))
-        } else {
-            value
-        };
-        let limit = self.3.attribute_count;
-        let record = &mut *self.0;
-        let attributes = &mut record.attributes;
-        if !self.2
-            && let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key)
-        {
-            slot.1 = value;
-        } else if attributes.len() < limit {
-            attributes.push((key, value));
-        } else {
-            record.dropped_attributes = record.dropped_attributes.saturating_add(1);
-            SPAN_LIMITS.with(SpanLimit::AttributeCount).inc();
-        }
-    }
-
-    fn text(&mut self, field: &Field, value: &str) {
-        let name = field.name();
-        let Some(otel) = name.strip_prefix("otel.") else {
-            // The redaction policy of log lines applies to exported spans alike (`set`
-            // redacts by key). The callsite's own static strings are code, not input.
-            if crate::redact::sensitive_key(name) {
-                self.set(name, AttrValue::Str(Cow::Borrowed(REDACTED)));
-                return;
-            }
-            if let Cow::Borrowed(code) = self.owned(value) {
-                self.set(name, AttrValue::Str(Cow::Borrowed(code)));
-                return;
-            }
-            let scrubbed = crate::redact::scrub(value);
-            let value = match truncated(&scrubbed, self.3.attribute_value_length) {
-                Some(cut) => {
-                    SPAN_LIMITS.with(SpanLimit::AttributeValueLength).inc();
-                    Cow::Owned(cut.to_owned())
-                }
-                None => match scrubbed {
-                    Cow::Owned(masked) => Cow::Owned(masked),
-                    Cow::Borrowed(_) => self.owned(value),
-                },
-            };
-            self.set(name, AttrValue::Str(value));
-            return;
-        };
-        let record = &mut *self.0;
-        match otel {
-            "name" => record.name = Cow::Owned(value.to_owned()),
-            "kind" => {
-                if let Some(kind) = SpanKind::parse(value) {
-                    record.kind = kind;
-                }
-            }
-            "status_code" => {
-                record.status = if value.eq_ignore_ascii_case("error") {
-                    Status::Error {
-                        description: match &record.status {
-                            Status::Error { description } => description.clone(),
-                            _ => Cow::Borrowed(""),
-                        },
-                    }
-                } else if value.eq_ignore_ascii_case("ok") {
-                    Status::Ok
-                } else {
-                    Status::Unset
-                };
-            }
-            "status_message" => {
-                if let Status::Error { description } = &mut record.status {
-                    let value = crate::redact::scrub(value);
-                    let value = truncated(&value, self.3.attribute_value_length).unwrap_or(&value);
-                    *description = Cow::Owned(value.to_owned());
-                }
-            }
-            _ => {
-                let value = crate::redact::scrub(value);
-                let value = truncated(&value, self.3.attribute_value_length).unwrap_or(&value);
-                let value = self.owned(value);
-                self.set(name, AttrValue::Str(value));
-            }
-        }
-    }
-}
-
-impl Visit for SpanFields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value);
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, &format!("{value:?}"));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.set(field.name(), AttrValue::Int(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.set(field.name(), unsigned(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.set(field.name(), AttrValue::Float(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.set(field.name(), AttrValue::Bool(value));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, &value.to_string());
-    }
 }

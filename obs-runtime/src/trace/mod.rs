@@ -41,30 +41,34 @@
 //! assert_eq!(spans[0].trace_id, spans[1].trace_id);
 //! ```
 
+mod fields;
 mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pipeline;
 pub mod propagation;
+mod protocol;
 pub(crate) mod record;
 mod sampler;
+mod state;
 
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use layer::{
     TraceLayer, current, current_baggage, current_with_state, set_baggage, set_parent,
-    with_remote_parent,
 };
 #[cfg(feature = "otlp")]
-pub use otlp::{OtlpExporter, Protocol};
+pub use otlp::OtlpExporter;
 pub use pipeline::{
     ExportError, InMemoryExporter, MAX_QUEUE_SIZE, Pipeline, PipelineConfig, PipelineStats,
     SpanExporter,
 };
+pub use protocol::Protocol;
 pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanLimits, SpanRecord, Status};
 pub use sampler::{Sampler, TailSampling};
 
-pub(crate) use layer::layer_state_context;
+pub(crate) use state::layer_state_context;
+pub use state::with_remote_parent;
 
 /// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
 /// to the trace, so the log layer writes no line for them.

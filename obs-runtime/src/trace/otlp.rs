@@ -13,27 +13,9 @@ use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
-use super::{AttrValue, ExportError, Resource, SpanExporter, SpanKind, SpanRecord, Status};
-
-/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Protocol {
-    /// Protobuf over HTTP POST to `…/v1/traces` (the OpenTelemetry default, port 4318).
-    #[default]
-    HttpProtobuf,
-    /// gRPC (port 4317).
-    Grpc,
-}
-
-impl Protocol {
-    /// The environment variable's spelling: `http/protobuf` or `grpc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::HttpProtobuf => "http/protobuf",
-            Self::Grpc => "grpc",
-        }
-    }
-}
+use super::{
+    AttrValue, ExportError, Protocol, Resource, SpanExporter, SpanKind, SpanRecord, Status,
+};
 
 /// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
 /// works whether or not the application uses Tokio.

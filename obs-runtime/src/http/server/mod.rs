@@ -20,7 +20,7 @@
 
 use core::fmt;
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,11 +30,19 @@ use std::time::{Duration, Instant};
 use crate::metrics::Registry;
 use crate::metrics::self_metrics::{ConnectionDrop, SERVER_DROPPED};
 
+mod request;
+mod response;
+
+use request::{BadRequest, DeadlineReader, read_head};
+/// The bearer token check, shared with the axum health endpoint.
+#[cfg(feature = "axum")]
+pub(crate) use response::bearer_matches;
+use response::{JSON, TEXT, write_response};
+pub use response::{MetricsResponse, metrics_response};
+
 /// The default listen address, the OpenTelemetry Prometheus exporter's port on loopback.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
-/// Largest request head (request line and headers) accepted, in bytes.
-const MAX_HEAD: usize = 16 * 1024;
 /// Connections served at once. When all are taken, the oldest one still sending its
 /// request is closed to make room, so slow or idle clients cannot starve probes.
 const MAX_CONNECTIONS: usize = 32;
@@ -178,8 +186,6 @@ struct Conn {
 
 /// How long a connection may send its request before it may be evicted for a newcomer.
 const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
-/// The whole response, and the polite close after it, must be done within this.
-const ANSWER_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The connections being served, oldest first.
 #[derive(Default)]
@@ -293,232 +299,6 @@ fn reject_busy(stream: TcpStream, slots: &Arc<Slots>) {
     }
 }
 
-/// A parsed request head: what the server looks at.
-struct Request {
-    method: String,
-    path: String,
-    accept: Option<String>,
-    authorization: Option<String>,
-}
-
-/// Why a request head was refused.
-enum BadRequest {
-    /// Unparseable request line or header.
-    Malformed,
-    /// Longer than [`MAX_HEAD`].
-    TooLarge,
-    /// An HTTP version other than 1.0 and 1.1.
-    Version,
-    /// Not all there by the deadline.
-    Timeout,
-}
-
-/// Reads from the stream until `deadline`, however the bytes trickle in: each read waits
-/// at most for the time left.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let mut stream = self.stream;
-        stream.read(buf)
-    }
-}
-
-/// Reads one line; `None` when it is not UTF-8. Adds its length to `total`.
-fn read_line(
-    reader: &mut impl BufRead,
-    line: &mut String,
-    total: &mut usize,
-) -> io::Result<Option<usize>> {
-    line.clear();
-    let n = match reader.read_line(line) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    *total += n;
-    Ok(Some(n))
-}
-
-fn read_head(stream: &TcpStream, deadline: Instant) -> io::Result<Result<Request, BadRequest>> {
-    match read_head_until(stream, deadline) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) =>
-        {
-            Ok(Err(BadRequest::Timeout))
-        }
-        other => other,
-    }
-}
-
-fn read_head_until(
-    stream: &TcpStream,
-    deadline: Instant,
-) -> io::Result<Result<Request, BadRequest>> {
-    let mut reader = BufReader::new(DeadlineReader { stream, deadline }.take(MAX_HEAD as u64 + 1));
-    let mut line = String::new();
-    let mut total = 0usize;
-    let Some(n) = read_line(&mut reader, &mut line, &mut total)? else {
-        return Ok(Err(BadRequest::Malformed));
-    };
-    if n == 0 || !line.ends_with('\n') {
-        return Ok(Err(if total > MAX_HEAD {
-            BadRequest::TooLarge
-        } else {
-            BadRequest::Malformed
-        }));
-    }
-    let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Ok(Err(BadRequest::Malformed));
-    };
-    if method.is_empty() || !target.starts_with('/') {
-        return Ok(Err(BadRequest::Malformed));
-    }
-    if version != "HTTP/1.1" && version != "HTTP/1.0" {
-        let well_formed = version.strip_prefix("HTTP/").is_some_and(|v| {
-            let mut digits = v.split('.');
-            matches!(
-                (digits.next(), digits.next(), digits.next()),
-                (Some(a), Some(b), None)
-                    if !a.is_empty() && !b.is_empty()
-                        && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-            )
-        });
-        return Ok(Err(if well_formed {
-            BadRequest::Version
-        } else {
-            BadRequest::Malformed
-        }));
-    }
-    let mut request = Request {
-        method: method.to_owned(),
-        // The query string does not select anything here.
-        path: target.split('?').next().unwrap_or("/").to_owned(),
-        accept: None,
-        authorization: None,
-    };
-    loop {
-        let Some(n) = read_line(&mut reader, &mut line, &mut total)? else {
-            return Ok(Err(BadRequest::Malformed));
-        };
-        if total > MAX_HEAD {
-            return Ok(Err(BadRequest::TooLarge));
-        }
-        if n == 0 || !line.ends_with('\n') {
-            return Ok(Err(BadRequest::Malformed));
-        }
-        let header = line.trim_end_matches(['\r', '\n']);
-        if header.is_empty() {
-            return Ok(Ok(request));
-        }
-        let Some((name, value)) = header.split_once(':') else {
-            return Ok(Err(BadRequest::Malformed));
-        };
-        let value = value.trim().to_owned();
-        if name.eq_ignore_ascii_case("accept") {
-            request.accept = Some(value);
-        } else if name.eq_ignore_ascii_case("authorization") {
-            request.authorization = Some(value);
-        }
-    }
-}
-
-/// Whether `given` equals `secret`, in time that depends only on the secret's length:
-/// neither where the first difference is nor the given value's length shows.
-fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != secret.len());
-    for (i, s) in secret.iter().enumerate() {
-        // Every byte of the secret is compared, against a zero past the given value.
-        let g = given.get(i).copied().unwrap_or(0);
-        diff |= g ^ s;
-    }
-    core::hint::black_box(diff) == 0
-}
-
-fn authorized(token: Option<&str>, header: Option<&str>) -> bool {
-    token.is_none_or(|token| bearer_matches(token, header))
-}
-
-/// Whether an `Authorization` header carries `Bearer <token>` (compared in constant time).
-pub(crate) fn bearer_matches(token: &str, header: Option<&str>) -> bool {
-    let Some(header) = header else {
-        return false;
-    };
-    let Some((scheme, given)) = header.split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && constant_time_eq(given.trim().as_bytes(), token.as_bytes())
-}
-
-/// The answer to a `/metrics` request, for serving it from your own HTTP stack.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetricsResponse {
-    /// `200`, or `401` when a token is required and the request lacks it.
-    pub status: u16,
-    /// The negotiated exposition format's content type.
-    pub content_type: &'static str,
-    /// Extra headers, names in lowercase (`www-authenticate` on a `401`).
-    pub headers: Vec<(&'static str, &'static str)>,
-    /// The exposition, or a short error text.
-    pub body: String,
-}
-
-/// Answers a `/metrics` request: checks `Authorization: Bearer <token>` when `token` is
-/// set (in constant time), then renders `registry` in the format the `Accept` header
-/// prefers.
-///
-/// ```
-/// use obs_runtime::{Registry, server::metrics_response};
-///
-/// let denied = metrics_response(Registry::global(), Some("s3cret"), None, None);
-/// assert_eq!(denied.status, 401);
-/// let ok = metrics_response(
-///     Registry::global(),
-///     Some("s3cret"),
-///     Some("application/openmetrics-text"),
-///     Some("Bearer s3cret"),
-/// );
-/// assert_eq!(ok.status, 200);
-/// assert!(ok.body.ends_with("# EOF\n"));
-/// ```
-pub fn metrics_response(
-    registry: &Registry,
-    token: Option<&str>,
-    accept: Option<&str>,
-    authorization: Option<&str>,
-) -> MetricsResponse {
-    if !authorized(token, authorization) {
-        return MetricsResponse {
-            status: 401,
-            content_type: TEXT,
-            headers: vec![("www-authenticate", "Bearer realm=\"metrics\"")],
-            body: "unauthorized\n".to_owned(),
-        };
-    }
-    let exposition = registry.render(accept);
-    MetricsResponse {
-        status: 200,
-        content_type: exposition.content_type,
-        headers: Vec::new(),
-        body: exposition.body,
-    }
-}
-
 fn serve(mut stream: TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         respond(&mut stream, config, conn)
@@ -620,66 +400,4 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
         }
         _ => write_response(stream, 404, TEXT, &[], "not found\n", head_only),
     }
-}
-
-const TEXT: &str = "text/plain; charset=utf-8";
-const JSON: &str = "application/json";
-
-fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-    head_only: bool,
-) -> io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    // The whole answer within one deadline, however slowly the client reads.
-    let deadline = Instant::now() + ANSWER_DEADLINE;
-    write_until(stream, head.as_bytes(), deadline)?;
-    if !head_only {
-        write_until(stream, body.as_bytes(), deadline)?;
-    }
-    stream.flush()
-}
-
-/// Writes all of `bytes` before `deadline`: each write waits at most for the time left.
-fn write_until(stream: &mut TcpStream, mut bytes: &[u8], deadline: Instant) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,104 @@
+//! Every setting resolved, and the runtime assembled from them.
+
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::error::InitError;
+use super::export::{self, ExporterFactory};
+use super::guard::{Guard, Telemetry};
+use super::logs::{self, Filter};
+use super::resolve;
+use super::settings::Settings;
+use crate::http::server::{MetricsServer, ServerConfig};
+use crate::log::LogLayer;
+use crate::trace::{Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TraceLayer};
+
+/// Every setting resolved and validated.
+pub(super) struct Config {
+    pub(super) resource: Resource,
+    pub(super) export: Option<ExporterFactory>,
+    pub(super) export_desc: String,
+    pub(super) sampler: Sampler,
+    pub(super) pipeline: PipelineConfig,
+    pub(super) limits: SpanLimits,
+    pub(super) filter: Filter,
+    pub(super) logs: Option<LogLayer>,
+    pub(super) metrics: Option<ServerConfig>,
+}
+
+impl Config {
+    /// Resolves every group of settings, code first, then the environment.
+    pub(super) fn resolve(mut s: Settings) -> Result<Self, InitError> {
+        let env = s.env.clone();
+        let resource = resolve::resource(&mut s, &env)?;
+        let sampler = resolve::sampler(s.sampler.take(), &env)?;
+        let limits = resolve::span_limits(&env)?;
+        let mut pipeline = resolve::batch(s.pipeline.take(), &env)?;
+        pipeline.tail = s.tail.take();
+        pipeline.resource = resource.clone();
+        let (export, export_desc) = export::export(&mut s, &env)?;
+        let filter = logs::filter(&mut s, &env)?;
+        let logs = logs::logs(&mut s, &env)?;
+        let metrics = resolve::metrics_server(&mut s, &env)?;
+        Ok(Self {
+            resource,
+            export,
+            export_desc,
+            sampler,
+            pipeline,
+            limits,
+            filter,
+            logs,
+            metrics,
+        })
+    }
+
+    pub(super) fn start(self) -> Result<Telemetry, InitError> {
+        let server = match self.metrics {
+            Some(config) => {
+                let addr = config.addr;
+                Some(
+                    MetricsServer::start(config)
+                        .map_err(|source| InitError::MetricsServer { addr, source })?,
+                )
+            }
+            None => None,
+        };
+        let pipeline = self
+            .export
+            .map(|make| Pipeline::start_with(make, self.pipeline));
+        let mut traces = TraceLayer::new(self.sampler).with_limits(self.limits);
+        if let Some(p) = &pipeline {
+            traces = traces.with_pipeline(p);
+        }
+        let (targets, env_filter) = match self.filter {
+            Filter::Static(targets) => (Some(targets), None),
+            Filter::Dynamic(filter) => (None, Some(*filter)),
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(targets)
+            .with(env_filter)
+            .with(traces)
+            .with(self.logs);
+        let service = self
+            .resource
+            .get("service.name")
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let summary = format!(
+            "{service}: {}; metrics {}",
+            self.export_desc,
+            server.as_ref().map_or_else(
+                || "server off".to_owned(),
+                |s| format!("on http://{}/metrics", s.local_addr())
+            ),
+        );
+        Ok(Telemetry {
+            dispatch: tracing::Dispatch::new(subscriber),
+            guard: Guard {
+                pipeline,
+                server,
+                summary,
+            },
+        })
+    }
+}

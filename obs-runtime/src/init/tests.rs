@@ -1,0 +1,200 @@
+//! Environment handling of `init()`.
+
+use super::config::Config;
+use super::export::signal_url;
+use super::*;
+
+/// Every variable obs reads, for the property test below.
+const VARS: &[&str] = &[
+    "OBS_BSP_MAX_QUEUE_BYTES",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_SPAN_EVENT_COUNT_LIMIT",
+    "OBS_LOG_FORMAT",
+    "OBS_METRICS_ADDR",
+    "OBS_METRICS_TOKEN",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_SDK_DISABLED",
+    "OTEL_SERVICE_NAME",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "RUST_LOG",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("OBS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Any value of any variable is a working setup or an `InitError`: never a panic
+    /// or an abort (a queue size of 10^12 used to be allocated up front).
+    #[test]
+    fn arbitrary_environment_values(
+        var in proptest::sample::select(VARS),
+        value in proptest::prelude::prop_oneof![
+            "\\PC{0,80}",
+            "[0-9]{1,25}",
+            "(http|https)://[a-z0-9.:/]{0,30}",
+            "([a-z_.]{0,10}=[^,]{0,10},?){0,5}",
+        ],
+    ) {
+        // The metrics server stays off unless the value under test turns it on.
+        let mut vars = vec![(var.to_owned(), value.clone())];
+        if var != "OBS_METRICS_ADDR" {
+            vars.push(("OBS_METRICS_ADDR".to_owned(), "off".to_owned()));
+        }
+        let _ = init().env(vars).build().map(drop);
+    }
+}
+
+/// No error message echoes a secret: the headers variable (API keys), the token, or
+/// credentials in an endpoint URL.
+#[test]
+fn errors_never_echo_secrets() {
+    for vars in [
+        &[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer SECRET-123,broken",
+        )][..],
+        &[(
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "x-api-key=SECRET-123,\u{7f}=x",
+        )][..],
+        &[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "ftp://collector:SECRET-123@example.com:4318",
+        )][..],
+        &[("OBS_METRICS_TOKEN", "SECRET-123\u{0}")][..],
+    ] {
+        let message = init()
+            .env(vars.iter().copied())
+            .metrics_addr(None)
+            .build()
+            .map(|_| ())
+            .map_or_else(|e| e.to_string(), |()| String::new());
+        assert!(!message.contains("SECRET-123"), "{message}");
+    }
+}
+
+#[test]
+fn queue_size_beyond_the_maximum_is_an_error() {
+    assert_eq!(
+        error(&[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000000")]),
+        "invalid OTEL_BSP_MAX_QUEUE_SIZE=\"1000000000000\": expected a number of spans from 1 to 1048576"
+    );
+    let ok = init()
+        .env([("OTEL_BSP_MAX_QUEUE_SIZE", "1048576")])
+        .metrics_addr(None)
+        .build();
+    assert!(ok.is_ok());
+}
+
+fn error(vars: &[(&str, &str)]) -> String {
+    init()
+        .env(vars.iter().copied())
+        .metrics_addr(None)
+        .build()
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn invalid_values_name_the_variable() {
+    assert_eq!(
+        error(&[("OTEL_TRACES_SAMPLER", "sometimes")]),
+        "invalid OTEL_TRACES_SAMPLER=\"sometimes\": expected one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"
+    );
+    assert_eq!(
+        error(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5")
+        ]),
+        "invalid OTEL_TRACES_SAMPLER_ARG=\"1.5\": expected a sampling ratio between 0 and 1"
+    );
+    assert_eq!(
+        error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+        "invalid OTEL_EXPORTER_OTLP_PROTOCOL=\"http/json\": expected `http/protobuf` or `grpc` (`http/json` is not supported)"
+    );
+    assert_eq!(
+        error(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317")]),
+        "invalid OTEL_EXPORTER_OTLP_ENDPOINT=\"localhost:4317\": expected an http:// or https:// URL"
+    );
+    assert_eq!(
+        error(&[("OTEL_EXPORTER_OTLP_HEADERS", "api-key")]),
+        "invalid OTEL_EXPORTER_OTLP_HEADERS=\"[REDACTED]\": expected a comma-separated list of key=value pairs"
+    );
+    assert_eq!(
+        error(&[("OTEL_SDK_DISABLED", "yes")]),
+        "invalid OTEL_SDK_DISABLED=\"yes\": expected `true` or `false`"
+    );
+    assert_eq!(
+        error(&[("OBS_LOG_FORMAT", "xml")]),
+        "invalid OBS_LOG_FORMAT=\"xml\": expected `json`, `pretty` or `auto`"
+    );
+    assert!(
+        error(&[("RUST_LOG", "info,[[[")])
+            .starts_with("invalid RUST_LOG=\"info,[[[\": expected tracing filter directives")
+    );
+    // A multibyte character used to panic inside tracing-subscriber's parser.
+    assert!(
+        error(&[("RUST_LOG", "a=𖬙{b")])
+            .starts_with("invalid RUST_LOG=\"a=𖬙{b\": expected tracing filter directives")
+    );
+    assert_eq!(
+        init()
+            .env([("OBS_METRICS_ADDR", "localhost")])
+            .build()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        "invalid OBS_METRICS_ADDR=\"localhost\": expected a socket address such as `127.0.0.1:9464` or `0.0.0.0:9464`, or `off`"
+    );
+    assert_eq!(
+        error(&[("OTEL_BSP_SCHEDULE_DELAY", "soon")]),
+        "invalid OTEL_BSP_SCHEDULE_DELAY=\"soon\": expected a delay in milliseconds"
+    );
+}
+
+#[test]
+fn resource_from_env_and_code() {
+    let config = Config::resolve(
+        init()
+            .env([
+                (
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    "service.name=from-attrs,team=pay%20ments",
+                ),
+                ("OTEL_SERVICE_NAME", "from-env"),
+            ])
+            .service_version("1.2.3")
+            .metrics_addr(None)
+            .settings,
+    )
+    .map_err(|e| e.to_string())
+    .unwrap();
+    let get = |k: &str| config.resource.get(k).map(ToString::to_string);
+    assert_eq!(get("service.name").as_deref(), Some("from-env"));
+    assert_eq!(get("team").as_deref(), Some("pay ments"));
+    assert_eq!(get("service.version").as_deref(), Some("1.2.3"));
+    assert_eq!(get("telemetry.sdk.name").as_deref(), Some("obs"));
+    assert!(config.export.is_none());
+    assert_eq!(
+        signal_url("http://c:4318/", Protocol::HttpProtobuf),
+        "http://c:4318/v1/traces"
+    );
+    assert_eq!(signal_url("http://c:4317", Protocol::Grpc), "http://c:4317");
+}

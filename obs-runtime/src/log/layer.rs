@@ -1,0 +1,155 @@
+//! The log layer: one line per event, with the trace ids and bound fields of its span.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt::{self};
+
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::time::unix_nanos;
+use crate::trace::record::EventFields;
+use crate::trace::{AttrValue, layer_state_context};
+
+use super::bind::Bound;
+use super::line::{Line, Redaction};
+use super::writer::{LogFormat, LogWriter};
+
+/// Writes every event as one line. See the [module documentation](self).
+pub struct LogLayer {
+    format: LogFormat,
+    writer: LogWriter,
+    allowed: Vec<Cow<'static, str>>,
+}
+
+impl fmt::Debug for LogLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogLayer")
+            .field("format", &self.format)
+            .field("allowed", &self.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogLayer {
+    /// A layer writing `format` lines to `writer`.
+    pub fn new(format: LogFormat, writer: LogWriter) -> Self {
+        Self {
+            format,
+            writer,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// Logs the value of `key` even though its name looks sensitive (`token_count`, say).
+    ///
+    /// ```
+    /// use obs_runtime::log::{LogFormat, LogLayer, LogWriter};
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let (writer, lines) = LogWriter::memory();
+    /// let layer = LogLayer::new(LogFormat::Json, writer).allow("token_count");
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::info!(token_count = 812, api_token = "t0k", "prompt sent");
+    /// });
+    /// assert!(lines.lines()[0].ends_with(r#""fields":{"token_count":812,"api_token":"[REDACTED]"}}"#));
+    /// ```
+    #[must_use]
+    pub fn allow(mut self, key: impl Into<Cow<'static, str>>) -> Self {
+        self.allowed.push(key.into());
+        self
+    }
+}
+
+thread_local! {
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<S> Layer<S> for LogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // A record of the `log` crate: its own target and level, not `log`'s.
+        #[cfg(feature = "log")]
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        #[cfg(feature = "log")]
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        #[cfg(not(feature = "log"))]
+        let meta = event.metadata();
+        if meta.target() == crate::trace::EXCEPTION_TARGET {
+            // A span event of `#[observe]` (the trace carries it); a failed call logs a
+            // line only when it asks with `err(level = ..)`.
+            return;
+        }
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+        // URL credentials and `key: value` secrets inside values are masked too.
+        for (_, value) in &mut fields.attributes {
+            if let AttrValue::Str(s) = value
+                && let Cow::Owned(masked) = crate::redact::scrub(s)
+            {
+                *value = AttrValue::Str(Cow::Owned(masked));
+            }
+        }
+        if let Some(message) = &mut fields.message
+            && let Cow::Owned(masked) = crate::redact::scrub(message)
+        {
+            *message = masked;
+        }
+        let span = ctx.event_span(event);
+        let context = span
+            .as_ref()
+            .and_then(|s| layer_state_context(&s.extensions()));
+        let mut bound: Vec<(&'static str, String)> = Vec::new();
+        if let Some(span) = &span {
+            for s in span.scope().from_root() {
+                if let Some(b) = s.extensions().get::<Bound>() {
+                    for (k, v) in &b.0 {
+                        bound.retain(|(key, _)| key != k);
+                        bound.push((k, crate::redact::scrub(v).into_owned()));
+                    }
+                }
+            }
+        }
+        let redaction = Redaction {
+            allowed: &self.allowed,
+        };
+        let line = Line {
+            nanos: unix_nanos(),
+            level: *meta.level(),
+            target: meta.target(),
+            span: span
+                .as_ref()
+                .map(tracing_subscriber::registry::SpanRef::name),
+            message: fields.message.as_deref().unwrap_or(""),
+            trace: context.map(|c| (c.trace_id.to_string(), c.span_id.to_string())),
+            bound: &bound,
+            fields: &fields.attributes,
+        };
+        let render = |out: &mut String| match self.format {
+            LogFormat::Json => line.json(out, &redaction),
+            LogFormat::Pretty { ansi } => line.pretty(out, &redaction, ansi),
+        };
+        let written = LINE.try_with(|buffer| {
+            if let Ok(mut out) = buffer.try_borrow_mut() {
+                out.clear();
+                render(&mut out);
+                (self.writer.0)(&out);
+                if out.capacity() > 64 * 1024 {
+                    *out = String::new();
+                }
+                true
+            } else {
+                false
+            }
+        });
+        if written != Ok(true) {
+            // Re-entered (the writer itself logged) or at thread exit: a fresh buffer.
+            let mut out = String::new();
+            render(&mut out);
+            (self.writer.0)(&out);
+        }
+    }
+}

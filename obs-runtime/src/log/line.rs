@@ -1,0 +1,206 @@
+//! One log line, written as JSON or as pretty text.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use tracing::Level;
+
+use crate::redact::REDACTED;
+use crate::time::write_rfc3339;
+use crate::trace::AttrValue;
+
+pub(super) struct Line<'a> {
+    pub(super) nanos: u64,
+    pub(super) level: Level,
+    pub(super) target: &'a str,
+    pub(super) span: Option<&'a str>,
+    pub(super) message: &'a str,
+    pub(super) trace: Option<(String, String)>,
+    pub(super) bound: &'a [(&'static str, String)],
+    pub(super) fields: &'a [(&'static str, AttrValue)],
+}
+
+impl Line<'_> {
+    pub(super) fn json(&self, out: &mut String, redaction: &Redaction<'_>) {
+        out.push_str("{\"timestamp\":\"");
+        write_rfc3339(out, self.nanos);
+        out.push_str("\",\"level\":\"");
+        out.push_str(self.level.as_str());
+        out.push_str("\",\"target\":");
+        json_str(out, self.target);
+        out.push_str(",\"message\":");
+        json_str(out, self.message);
+        if let Some(span) = self.span {
+            out.push_str(",\"span\":");
+            json_str(out, span);
+        }
+        if let Some((trace_id, span_id)) = &self.trace {
+            let _ = write!(
+                out,
+                ",\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\""
+            );
+        }
+        for (key, value) in self.bound {
+            if matches!(
+                *key,
+                "timestamp"
+                    | "level"
+                    | "target"
+                    | "message"
+                    | "span"
+                    | "trace_id"
+                    | "span_id"
+                    | "fields"
+            ) {
+                continue;
+            }
+            out.push(',');
+            json_str(out, key);
+            out.push(':');
+            json_str(
+                out,
+                if redaction.redacted(key) {
+                    REDACTED
+                } else {
+                    value
+                },
+            );
+        }
+        if !self.fields.is_empty() {
+            out.push_str(",\"fields\":{");
+            for (i, (key, value)) in self.fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_str(out, key);
+                out.push(':');
+                if redaction.redacted(key) {
+                    json_str(out, REDACTED);
+                    continue;
+                }
+                match value {
+                    AttrValue::Str(s) => json_str(out, s),
+                    AttrValue::Int(n) => {
+                        let _ = write!(out, "{n}");
+                    }
+                    AttrValue::Float(x) if x.is_finite() => {
+                        let _ = write!(out, "{x}");
+                    }
+                    AttrValue::Float(x) => json_str(out, &x.to_string()),
+                    AttrValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                }
+            }
+            out.push('}');
+        }
+        out.push_str("}\n");
+    }
+
+    pub(super) fn pretty(&self, out: &mut String, redaction: &Redaction<'_>, ansi: bool) {
+        let (dim, bold, reset) = if ansi {
+            ("\x1b[2m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "")
+        };
+        let color = match (ansi, self.level) {
+            (false, _) => "",
+            (true, Level::ERROR) => "\x1b[31m",
+            (true, Level::WARN) => "\x1b[33m",
+            (true, Level::INFO) => "\x1b[32m",
+            (true, Level::DEBUG) => "\x1b[34m",
+            (true, Level::TRACE) => "\x1b[35m",
+        };
+        out.push_str(dim);
+        write_rfc3339(out, self.nanos);
+        out.push_str(reset);
+        // Everything from the program is written with its control characters escaped: a
+        // newline or an ANSI sequence in a message or value cannot forge a log line or
+        // repaint the terminal.
+        let _ = write!(
+            out,
+            " {color}{:>5}{reset} {dim}{}:{reset} {bold}{}{reset}",
+            self.level.as_str(),
+            Escaped(&self.target),
+            Escaped(&self.message)
+        );
+        let field = |out: &mut String, key: &str, value: &dyn fmt::Display| {
+            let _ = write!(out, " {dim}{}={reset}{}", Escaped(&key), Escaped(value));
+        };
+        for (key, value) in self.fields {
+            if redaction.redacted(key) {
+                field(out, key, &REDACTED);
+                continue;
+            }
+            match value {
+                AttrValue::Str(s) => field(out, key, &format_args!("{s:?}")),
+                other => field(out, key, other),
+            }
+        }
+        for (key, value) in self.bound {
+            let value: &dyn fmt::Display = if redaction.redacted(key) {
+                &REDACTED
+            } else {
+                value
+            };
+            field(out, key, value);
+        }
+        if let Some((trace_id, span_id)) = &self.trace {
+            field(out, "trace_id", trace_id);
+            field(out, "span_id", span_id);
+        }
+        out.push('\n');
+    }
+}
+
+/// Which keys a line redacts: those that look sensitive, unless allowed by name.
+pub(super) struct Redaction<'a> {
+    pub(super) allowed: &'a [Cow<'static, str>],
+}
+
+impl Redaction<'_> {
+    fn redacted(&self, key: &'static str) -> bool {
+        crate::redact::sensitive_key(key) && !self.allowed.iter().any(|a| a == key)
+    }
+}
+
+/// Displays a value with its control characters escaped (`\n`, `\u{1b}`, …).
+struct Escaped<'a, T: ?Sized>(&'a T);
+
+impl<T: fmt::Display + ?Sized> fmt::Display for Escaped<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Escaper<'a, 'b>(&'a mut fmt::Formatter<'b>);
+        impl fmt::Write for Escaper<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for part in s.split_inclusive(char::is_control) {
+                    match part.chars().last() {
+                        Some(c) if c.is_control() => {
+                            self.0.write_str(&part[..part.len() - c.len_utf8()])?;
+                            write!(self.0, "{}", c.escape_default())?;
+                        }
+                        _ => self.0.write_str(part)?,
+                    }
+                }
+                Ok(())
+            }
+        }
+        write!(Escaper(f), "{}", self.0)
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
