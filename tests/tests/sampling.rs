@@ -367,11 +367,7 @@ struct Stalled {
 }
 
 impl obs_runtime::trace::SpanExporter for Stalled {
-    fn export(
-        &mut self,
-        _batch: Vec<SpanRecord>,
-        _resource: &obs_runtime::trace::Resource,
-    ) -> Result<(), obs_runtime::trace::ExportError> {
+    fn export(&mut self, _batch: Vec<SpanRecord>) -> Result<(), obs_runtime::trace::ExportError> {
         let (lock, cv) = &*self.open;
         let mut open = lock.lock().unwrap();
         while !*open {

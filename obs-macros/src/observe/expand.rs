@@ -9,13 +9,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{AttrStyle, Expr, ItemFn, Type};
 
 use super::args::{Args, Buckets, FieldValue};
-use super::valid::{Asyncness, Checked, async_trait_block};
-
-/// The span fields every observed function declares first (shared with the runtime).
-pub(crate) const FIXED_FIELDS: [&str; 5] = obs_names::SPAN_FIELDS;
-
-/// The most fields a span can take in the runtime (32) minus the fixed ones.
-pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();
+use super::valid::{Asyncness, Checked, FIXED_FIELDS, async_trait_block};
 
 /// The expression classifying `__obs_out: &Output` into a `CallOutcome`: by the output's
 /// type (a `Result` through any alias is a `Result`), or by the `ok_if`/`error_if`

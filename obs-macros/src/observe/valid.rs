@@ -7,6 +7,12 @@ use super::args::Args;
 use crate::ctxt::Ctxt;
 use obs_names::{check_label_name, looks_sensitive};
 
+/// The span fields every observed function declares first (shared with the runtime).
+pub(crate) const FIXED_FIELDS: [&str; 5] = obs_names::SPAN_FIELDS;
+
+/// The most fields a span can take in the runtime (32) minus the fixed ones.
+pub(crate) const MAX_USER_FIELDS: usize = 32 - FIXED_FIELDS.len();
+
 /// How the function is asynchronous.
 pub(crate) enum Asyncness {
     /// A plain function.
@@ -184,7 +190,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
                 ),
             );
         }
-        if super::expand::FIXED_FIELDS.contains(&field.name.as_str()) {
+        if FIXED_FIELDS.contains(&field.name.as_str()) {
             cx.error_at(
                 field.span,
                 format!(
@@ -199,13 +205,10 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
         seen.push(&field.name);
     }
 
-    if let Some(extra) = args.fields.get(super::expand::MAX_USER_FIELDS) {
+    if let Some(extra) = args.fields.get(MAX_USER_FIELDS) {
         cx.error_at(
             extra.span,
-            format!(
-                "`fields` lists at most {} fields",
-                super::expand::MAX_USER_FIELDS
-            ),
+            format!("`fields` lists at most {} fields", MAX_USER_FIELDS),
         );
     }
 

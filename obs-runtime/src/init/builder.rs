@@ -143,7 +143,7 @@ impl Builder {
         self
     }
 
-    /// Queue and batch sizes (its `tail` and `resource` are replaced by the builder's).
+    /// Queue and batch sizes.
     pub fn batch(mut self, config: PipelineConfig) -> Self {
         self.settings.pipeline = Some(config);
         self

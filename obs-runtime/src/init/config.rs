@@ -10,7 +10,9 @@ use super::resolve;
 use super::settings::Settings;
 use crate::http::server::{MetricsServer, ServerConfig};
 use crate::log::LogLayer;
-use crate::trace::{Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TraceLayer};
+use crate::trace::{
+    Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TailSampling, TraceLayer,
+};
 
 /// Every setting resolved and validated.
 pub(super) struct Config {
@@ -19,6 +21,7 @@ pub(super) struct Config {
     pub(super) export_desc: String,
     pub(super) sampler: Sampler,
     pub(super) pipeline: PipelineConfig,
+    pub(super) tail: Option<TailSampling>,
     pub(super) limits: SpanLimits,
     pub(super) filter: Filter,
     pub(super) logs: Option<LogLayer>,
@@ -32,9 +35,8 @@ impl Config {
         let resource = resolve::resource(&mut s, &env)?;
         let sampler = resolve::sampler(s.sampler.take(), &env)?;
         let limits = resolve::span_limits(&env)?;
-        let mut pipeline = resolve::batch(s.pipeline.take(), &env)?;
-        pipeline.tail = s.tail.take();
-        pipeline.resource = resource.clone();
+        let pipeline = resolve::batch(s.pipeline.take(), &env)?;
+        let tail = s.tail.take();
         let (export, export_desc) = export::export(&mut s, &env)?;
         let filter = logs::filter(&mut s, &env)?;
         let logs = logs::logs(&mut s, &env)?;
@@ -45,6 +47,7 @@ impl Config {
             export_desc,
             sampler,
             pipeline,
+            tail,
             limits,
             filter,
             logs,
@@ -63,9 +66,17 @@ impl Config {
             }
             None => None,
         };
-        let pipeline = self
-            .export
-            .map(|make| Pipeline::start_with(make, self.pipeline));
+        let resource = self.resource.clone();
+        let pipeline = self.export.map(|make| {
+            // The exporter learns the resource on the export thread, where it is built.
+            let make = move || {
+                make().map(|mut exporter| {
+                    exporter.set_resource(&resource);
+                    exporter
+                })
+            };
+            Pipeline::start_with(make, self.pipeline, self.tail)
+        });
         let mut traces = TraceLayer::new(self.sampler).with_limits(self.limits);
         if let Some(p) = &pipeline {
             traces = traces.with_pipeline(p);

@@ -1,14 +1,14 @@
 //! Families whose names and label values are only known at run time, with a cardinality
 //! guard.
 //!
-//! Prefer [`metric!`](crate::metrics) with enum labels: its update path is an index and an
+//! Prefer [`metric!`](crate::metric) with enum labels: its update path is an index and an
 //! atomic. A dynamic family hashes its label values (and allocates the lookup key) on every
 //! [`with`](DynamicFamily::with); keep the returned handle when a series is updated often.
 
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
-use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
+
+use super::capped::CappedMap;
 
 use crate::metrics::Collect;
 use crate::metrics::Metric;
@@ -71,27 +71,19 @@ pub struct DynamicFamily<M: Metric, const N: usize> {
     unit: Option<String>,
     labels: [String; N],
     options: M::Options,
-    max_series: usize,
-    series: RwLock<HashMap<Vec<String>, Arc<M>>>,
-    overflow: Arc<M>,
-    /// The overflow series was handed out (so it is exposed even below the cap).
-    overflowed: AtomicBool,
+    series: CappedMap<Vec<String>, M>,
     created: f64,
 }
 
 impl<M: Metric, const N: usize> DynamicFamily<M, N> {
     pub(crate) fn new(d: &DynamicOptions<'_, N>, options: M::Options) -> Self {
-        let overflow = Arc::new(M::new(&options));
         Self {
             name: d.name.to_owned(),
             help: d.help.to_owned(),
             unit: d.unit.map(str::to_owned),
             labels: d.labels.map(str::to_owned),
+            series: CappedMap::new(d.max_series, M::new(&options)),
             options,
-            max_series: d.max_series,
-            series: RwLock::new(HashMap::new()),
-            overflow,
-            overflowed: AtomicBool::new(false),
             created: crate::time::unix_seconds(),
         }
     }
@@ -103,38 +95,16 @@ impl<M: Metric, const N: usize> DynamicFamily<M, N> {
     /// takes the overflow series too, counted the same way.
     pub fn with(&self, values: [&str; N]) -> Arc<M> {
         if values.iter().any(|v| v.len() > MAX_LABEL_VALUE_LEN) {
-            crate::metrics::self_metrics::CARDINALITY_OVERFLOW.inc();
-            self.overflowed.store(true, Ordering::Relaxed);
-            return self.overflow.clone();
+            return self.series.overflow();
         }
         let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        if let Some(m) = self
-            .series
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return m.clone();
-        }
-        let mut series = self.series.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(m) = series.get(&key) {
-            return m.clone();
-        }
-        if series.len() >= self.max_series {
-            crate::metrics::self_metrics::CARDINALITY_OVERFLOW.inc();
-            return self.overflow.clone();
-        }
-        let m = Arc::new(M::new(&self.options));
-        series.insert(key, m.clone());
-        m
+        self.series
+            .get_or_insert(&key, || (key.clone(), M::new(&self.options)))
     }
 
     /// The number of distinct series (not counting the overflow series).
     pub fn len(&self) -> usize {
-        self.series
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.series.len()
     }
 
     /// Whether no series exists yet.
@@ -154,25 +124,24 @@ impl<M: Metric, const N: usize> Collect for DynamicFamily<M, N> {
     }
 
     fn encode_series(&self, encoder: &mut dyn MetricEncoder) {
-        let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
-        let mut keys: Vec<&Vec<String>> = series.keys().collect();
-        keys.sort();
-        for key in keys {
+        for (key, series) in self.series.sorted() {
             let pairs: Vec<(&str, &str)> = self
                 .labels
                 .iter()
                 .map(String::as_str)
                 .zip(key.iter().map(String::as_str))
                 .collect();
-            series[key].encode(&pairs, self.created, encoder);
+            series.encode(&pairs, self.created, encoder);
         }
-        if series.len() >= self.max_series || self.overflowed.load(Ordering::Relaxed) {
+        if self.series.overflow_in_use() {
             let pairs: Vec<(&str, &str)> = self
                 .labels
                 .iter()
                 .map(|l| (l.as_str(), OVERFLOW_VALUE))
                 .collect();
-            self.overflow.encode(&pairs, self.created, encoder);
+            self.series
+                .overflow_value()
+                .encode(&pairs, self.created, encoder);
         }
     }
 }

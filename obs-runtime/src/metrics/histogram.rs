@@ -286,24 +286,66 @@ impl Metric for Histogram {
     }
 
     fn encode(&self, labels: &Labels<'_>, created: f64, encoder: &mut dyn MetricEncoder) {
-        let cumulative = self.bucket_counts();
-        let count = cumulative.last().copied().unwrap_or(0);
-        let exemplars = self
-            .exemplars
-            .get()
-            .map(|slots| slots.iter().map(ExemplarSlot::load).collect::<Vec<_>>())
-            .unwrap_or_default();
-        encoder.histogram(
-            labels,
-            &HistogramSample {
-                bounds: self.bounds,
-                cumulative: &cumulative,
-                exemplars: &exemplars,
-                sum: self.sum(),
-                count,
-                created: Some(created),
-            },
-        );
+        encoder.histogram(labels, &self.snapshot().sample(Some(created)));
+    }
+}
+
+/// A copy of a histogram's state, taken once for one exposition: what every encoder of a
+/// histogram series (a family's, the RED families of `#[observe]` and the HTTP layer)
+/// hands to the [`MetricEncoder`].
+pub(crate) struct HistogramSnapshot {
+    bounds: &'static [f64],
+    cumulative: Vec<u64>,
+    exemplars: Vec<Option<Exemplar>>,
+    sum: f64,
+}
+
+impl Histogram {
+    /// The current counts, sum and exemplars.
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            bounds: self.bounds,
+            cumulative: self.bucket_counts(),
+            exemplars: self.exemplars(),
+            sum: self.sum(),
+        }
+    }
+}
+
+impl HistogramSnapshot {
+    /// Adds `other` in, when its buckets are the same: counts and sums add up, and each
+    /// bucket keeps the newer exemplar. Returns whether it was added.
+    pub(crate) fn merge(&mut self, other: &HistogramSnapshot) -> bool {
+        if other.bounds != self.bounds {
+            return false;
+        }
+        for (mine, theirs) in self.cumulative.iter_mut().zip(&other.cumulative) {
+            *mine += theirs;
+        }
+        self.sum += other.sum;
+        for (mine, theirs) in self.exemplars.iter_mut().zip(&other.exemplars) {
+            let newer = match (&*mine, theirs) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b.timestamp > a.timestamp,
+            };
+            if newer {
+                *mine = *theirs;
+            }
+        }
+        true
+    }
+
+    /// The sample an encoder writes.
+    pub(crate) fn sample(&self, created: Option<f64>) -> HistogramSample<'_> {
+        HistogramSample {
+            bounds: self.bounds,
+            cumulative: &self.cumulative,
+            exemplars: &self.exemplars,
+            sum: self.sum,
+            count: self.cumulative.last().copied().unwrap_or(0),
+            created,
+        }
     }
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod buckets;
+pub(crate) mod capped;
 mod cell;
 mod counter;
 mod dynamic;

@@ -37,7 +37,7 @@ pub(crate) enum SpanLimit {
     EventCount,
 }
 
-crate::metric! {
+obs_macros::metric! {
     /// Label combinations folded into an overflow series because their family reached its
     /// series cap.
     pub(crate) counter CARDINALITY_OVERFLOW("obs_cardinality_overflow_total");

@@ -4,7 +4,7 @@
 use core::sync::atomic::Ordering;
 
 use super::site::{FnSite, UNCLASSIFIED};
-use crate::metrics::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
+use crate::metrics::encoding::{FamilyHeader, MetricEncoder, Number};
 use crate::metrics::{Collect, MetricKind};
 
 /// Every observed function, sorted by module and name, with sites that share both (two
@@ -123,40 +123,13 @@ impl Collect for FunctionDuration {
     fn encode_series(&self, encoder: &mut dyn MetricEncoder) {
         for group in grouped_sites() {
             let first = group[0];
-            let bounds = first.buckets;
-            let mut cumulative = first.duration().bucket_counts();
-            let mut sum = first.duration().sum();
-            let mut exemplars = first.duration().exemplars();
             // Sites merged under one name add up when their buckets agree; each bucket
             // shows the newest exemplar among them.
-            for site in group.iter().skip(1).filter(|s| s.buckets == bounds) {
-                for (c, add) in cumulative.iter_mut().zip(site.duration().bucket_counts()) {
-                    *c += add;
-                }
-                sum += site.duration().sum();
-                for (mine, theirs) in exemplars.iter_mut().zip(site.duration().exemplars()) {
-                    let newer = match (&*mine, &theirs) {
-                        (_, None) => false,
-                        (None, Some(_)) => true,
-                        (Some(a), Some(b)) => b.timestamp > a.timestamp,
-                    };
-                    if newer {
-                        *mine = theirs;
-                    }
-                }
+            let mut merged = first.duration().snapshot();
+            for site in group.iter().skip(1) {
+                merged.merge(&site.duration().snapshot());
             }
-            let count = cumulative.last().copied().unwrap_or(0);
-            encoder.histogram(
-                &site_labels(first, &[]),
-                &HistogramSample {
-                    bounds,
-                    cumulative: &cumulative,
-                    exemplars: &exemplars,
-                    sum,
-                    count,
-                    created: None,
-                },
-            );
+            encoder.histogram(&site_labels(first, &[]), &merged.sample(None));
         }
     }
 }

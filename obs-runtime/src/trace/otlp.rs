@@ -23,7 +23,6 @@ pub struct OtlpExporter {
     inner: opentelemetry_otlp::SpanExporter,
     runtime: tokio::runtime::Runtime,
     timeout: Duration,
-    resource: Option<Resource>,
     endpoint: String,
     protocol: Protocol,
 }
@@ -117,7 +116,6 @@ impl OtlpExporter {
             inner,
             runtime,
             timeout,
-            resource: None,
             endpoint: endpoint.to_owned(),
             protocol,
         })
@@ -125,11 +123,11 @@ impl OtlpExporter {
 }
 
 impl SpanExporter for OtlpExporter {
-    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError> {
-        if self.resource.as_ref() != Some(resource) {
-            self.inner.set_resource(&otel_resource(resource));
-            self.resource = Some(resource.clone());
-        }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(&otel_resource(resource));
+    }
+
+    fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
         let data: Vec<SpanData> = batch.into_iter().map(span_data).collect();
         let inner = &self.inner;
         // The exporter retries retryable failures within its own timeout; this bound

@@ -29,13 +29,13 @@ impl std::error::Error for ExportError {}
 /// waits for it.
 ///
 /// ```
-/// use obs_runtime::trace::{ExportError, Resource, SpanExporter, SpanRecord};
+/// use obs_runtime::trace::{ExportError, SpanExporter, SpanRecord};
 ///
 /// /// Writes one line per span to standard error.
 /// struct Stderr;
 ///
 /// impl SpanExporter for Stderr {
-///     fn export(&mut self, batch: Vec<SpanRecord>, _: &Resource) -> Result<(), ExportError> {
+///     fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
 ///         for span in batch {
 ///             eprintln!("{} {} {} {}ns", span.trace_id, span.span_id, span.name, span.duration_nanos());
 ///         }
@@ -52,7 +52,13 @@ pub trait SpanExporter: Send + 'static {
     /// # Errors
     ///
     /// When the batch did not reach its destination.
-    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError>;
+    fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError>;
+
+    /// The resource (service name, version, SDK) of every span that follows; called
+    /// before the first batch. Exporters that send it along keep it.
+    fn set_resource(&mut self, resource: &Resource) {
+        let _ = resource;
+    }
 
     /// Called once when the pipeline shuts down, after the last batch.
     fn shutdown(&mut self) {}
@@ -76,7 +82,7 @@ impl InMemoryExporter {
             .clone()
     }
 
-    /// The resource of the latest batch.
+    /// The resource it was given.
     pub fn resource(&self) -> Resource {
         self.resource
             .lock()
@@ -94,8 +100,11 @@ impl InMemoryExporter {
 }
 
 impl SpanExporter for InMemoryExporter {
-    fn export(&mut self, batch: Vec<SpanRecord>, resource: &Resource) -> Result<(), ExportError> {
+    fn set_resource(&mut self, resource: &Resource) {
         resource.clone_into(&mut self.resource.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
         self.spans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -108,7 +117,7 @@ impl SpanExporter for InMemoryExporter {
 struct Unavailable(ExportError);
 
 impl SpanExporter for Unavailable {
-    fn export(&mut self, _batch: Vec<SpanRecord>, _resource: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, _batch: Vec<SpanRecord>) -> Result<(), ExportError> {
         Err(self.0.clone())
     }
 }
@@ -140,10 +149,6 @@ pub struct PipelineConfig {
     pub max_batch: usize,
     /// Longest a span waits before its batch is exported (default 5 s).
     pub delay: Duration,
-    /// Tail sampling, off by default.
-    pub tail: Option<TailSampling>,
-    /// The resource sent with every batch.
-    pub resource: Resource,
 }
 
 impl Default for PipelineConfig {
@@ -153,8 +158,6 @@ impl Default for PipelineConfig {
             max_queue_bytes: 32 << 20,
             max_batch: 512,
             delay: Duration::from_secs(5),
-            tail: None,
-            resource: Resource::default(),
         }
     }
 }
@@ -248,15 +251,17 @@ impl fmt::Debug for Pipeline {
 impl Pipeline {
     /// Starts the export thread.
     pub fn start(exporter: Box<dyn SpanExporter>, config: PipelineConfig) -> Self {
-        Self::start_with(move || Ok(exporter), config)
+        Self::start_with(move || Ok(exporter), config, None)
     }
 
     /// Starts the export thread and builds the exporter on it with `make`: for exporters
     /// that own an async runtime, which must not be created or dropped inside another
     /// one. If `make` fails, every batch fails with its error (counted, never panicking).
+    /// With `tail`, whole traces are kept or dropped by the tail sampler before export.
     pub fn start_with(
         make: impl FnOnce() -> Result<Box<dyn SpanExporter>, ExportError> + Send + 'static,
         config: PipelineConfig,
+        tail: Option<TailSampling>,
     ) -> Self {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
@@ -265,7 +270,7 @@ impl Pipeline {
             max_queue: config.max_queue.clamp(1, MAX_QUEUE_SIZE),
             queued_bytes: AtomicUsize::new(0),
             max_queue_bytes: config.max_queue_bytes.max(1),
-            tail: config.tail.is_some(),
+            tail: tail.is_some(),
             counters: Counters::default(),
             worker: Mutex::new(None),
         });
@@ -277,7 +282,7 @@ impl Pipeline {
                 Worker {
                     exporter,
                     batch: Vec::with_capacity(config.max_batch.clamp(1, 4096)),
-                    tail: config.tail.map(Tail::new),
+                    tail: tail.map(Tail::new),
                     config,
                     shared: worker_shared,
                 }
@@ -459,9 +464,8 @@ impl Worker {
         }
         let batch = std::mem::take(&mut self.batch);
         let n = batch.len() as u64;
-        let resource = &self.config.resource;
         let exporter = &mut self.exporter;
-        let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch, resource)))
+        let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch)))
             .unwrap_or_else(|_| Err(ExportError("the exporter panicked".into())));
         let counters = &self.shared.counters;
         if result.is_ok() {

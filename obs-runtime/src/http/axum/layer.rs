@@ -28,7 +28,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// (nginx's "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;
 
-crate::metric! {
+obs_macros::metric! {
     /// HTTP requests being handled, by method.
     pub(crate) gauge HTTP_IN_PROGRESS("http_requests_in_progress", method: HttpMethod);
 }

@@ -1,12 +1,12 @@
 //! Per-route storage of the HTTP metrics: a bounded table of route templates, each with a
 //! cell per method holding the duration histogram and the counts per status code.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::metrics::Collect;
-use crate::metrics::encoding::{FamilyHeader, HistogramSample, MetricEncoder, Number};
+use crate::metrics::capped::CappedMap;
+use crate::metrics::encoding::{FamilyHeader, MetricEncoder, Number};
 use crate::metrics::name::MetricKind;
 use crate::metrics::{Counter, DEFAULT_BUCKETS, Histogram};
 use crate::metrics::{HttpMethod, Label};
@@ -111,26 +111,22 @@ impl Route {
 
 /// Every route seen, capped; routes past the cap share one entry.
 pub(crate) struct Routes {
-    table: RwLock<HashMap<Arc<str>, Arc<Route>>>,
-    overflow: Arc<Route>,
+    table: CappedMap<Arc<str>, Route>,
     unmatched: Arc<Route>,
-    max: usize,
 }
 
-fn route(endpoint: &str) -> Arc<Route> {
-    Arc::new(Route {
+fn route(endpoint: &str) -> Route {
+    Route {
         endpoint: Arc::from(endpoint),
         methods: std::array::from_fn(|_| OnceLock::new()),
-    })
+    }
 }
 
 impl Routes {
     fn new(max: usize) -> Self {
         Self {
-            table: RwLock::new(HashMap::new()),
-            overflow: route(crate::metrics::OVERFLOW_VALUE),
-            unmatched: route(UNMATCHED),
-            max,
+            table: CappedMap::new(max, route(crate::metrics::OVERFLOW_VALUE)),
+            unmatched: Arc::new(route(UNMATCHED)),
         }
     }
 
@@ -139,38 +135,17 @@ impl Routes {
         let Some(template) = template else {
             return Arc::clone(&self.unmatched);
         };
-        if let Some(r) = self
-            .table
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(template)
-        {
-            return Arc::clone(r);
-        }
-        let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(r) = table.get(template) {
-            return Arc::clone(r);
-        }
-        if table.len() >= self.max {
-            crate::metrics::self_metrics::CARDINALITY_OVERFLOW.inc();
-            return Arc::clone(&self.overflow);
-        }
-        let r = route(template);
-        table.insert(Arc::clone(&r.endpoint), Arc::clone(&r));
-        r
+        self.table.get_or_insert(template, || {
+            let r = route(template);
+            (Arc::clone(&r.endpoint), r)
+        })
     }
 
+    /// Every route in template order, then unmatched requests and the overflow entry.
     fn sorted(&self) -> Vec<Arc<Route>> {
-        let mut routes: Vec<Arc<Route>> = self
-            .table
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        routes.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        let mut routes: Vec<Arc<Route>> = self.table.sorted().into_iter().map(|(_, r)| r).collect();
         routes.push(Arc::clone(&self.unmatched));
-        routes.push(Arc::clone(&self.overflow));
+        routes.push(Arc::clone(self.table.overflow_value()));
         routes
     }
 }
@@ -248,19 +223,9 @@ impl Collect for HttpDuration {
                 let Some(cells) = route.methods[method.index()].get() else {
                     continue;
                 };
-                let h = &cells.duration;
-                let cumulative = h.bucket_counts();
-                let exemplars = h.exemplars();
                 encoder.histogram(
                     &[("method", method.as_str()), ("endpoint", &route.endpoint)],
-                    &HistogramSample {
-                        bounds: &DEFAULT_BUCKETS,
-                        count: cumulative.last().copied().unwrap_or(0),
-                        cumulative: &cumulative,
-                        exemplars: &exemplars,
-                        sum: h.sum(),
-                        created: None,
-                    },
+                    &cells.duration.snapshot().sample(None),
                 );
             }
         }
