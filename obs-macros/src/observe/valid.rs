@@ -208,7 +208,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &Args, func: &ItemFn) -> Checked {
     if let Some(extra) = args.fields.get(MAX_USER_FIELDS) {
         cx.error_at(
             extra.span,
-            format!("`fields` lists at most {} fields", MAX_USER_FIELDS),
+            format!("`fields` lists at most {MAX_USER_FIELDS} fields"),
         );
     }
 
