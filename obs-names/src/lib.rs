@@ -123,6 +123,36 @@ impl NameError {
     }
 }
 
+impl core::fmt::Display for NameError {
+    /// What is wrong, without the name (see [`NameError::message`] for a sentence that
+    /// quotes it).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NameError::Empty => f.write_str("the name is empty"),
+            NameError::InvalidChar(i) => write!(
+                f,
+                "byte {i} is not an ASCII letter, digit or `_` (or a digit starts the name)"
+            ),
+            NameError::Colon => f.write_str("`:` is reserved for recording rules"),
+            NameError::ReservedPrefix => f.write_str("the `__` prefix is reserved"),
+            NameError::CounterWithoutTotal => f.write_str("a counter's name ends in `_total`"),
+            NameError::TotalOnNonCounter => f.write_str("only counters end in `_total`"),
+            NameError::ReservedSuffix(s) => write!(f, "the suffix `{s}` is reserved"),
+            NameError::MissingUnitSuffix => f.write_str("the name does not end in its unit"),
+            NameError::NonBaseUnit(found, base) => {
+                write!(f, "`{found}` is not a base unit (use `{base}`)")
+            }
+            NameError::InvalidUnit => f.write_str("the unit is not `[a-z0-9_]+`"),
+            NameError::ReservedLabel => f.write_str("the label name is reserved"),
+            NameError::HighCardinalityLabel => {
+                f.write_str("the label name is a per-request identifier")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
 /// The span fields every `#[observe]`d function declares first, in this order; the
 /// macro checks user fields against them and the runtime fills the first three.
 pub const SPAN_FIELDS: [&str; 5] = [

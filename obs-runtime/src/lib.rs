@@ -40,34 +40,50 @@
 //! }
 //! ```
 //!
+//! # Where things are
+//!
+//! The crate root holds what a service writes: [`metric!`], [`observe`](macro@observe), [`Label`],
+//! [`ErrorLabel`], the metric cells ([`Counter`], [`Gauge`], [`Histogram`], [`Summary`],
+//! …), [`Family`], [`Info`], [`Registry`] and [`init()`]. The rest is in modules:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`metrics`] | dynamic families, the `Collect` trait, encoders, naming rules |
+//! | [`observe`](mod@observe) | the sites of observed functions ([`observe::observed_function`]) |
+//! | [`trace`] | the span layer, samplers, the export pipeline, OTLP, propagation |
+//! | [`log`] | the JSON/pretty log layer and fields bound to a span |
+//! | [`server`] | the embedded `/metrics` and health server |
+//! | [`init`](mod@init) | the [`init::Builder`], its errors and the guard it returns |
+//! | `axum`, `reqwest` | HTTP integrations (features of the same name) |
+//!
 //! # Features
 //!
+//! - `otlp` (default): OTLP trace export over HTTP/protobuf through `opentelemetry-otlp`,
+//!   and the W3C propagators installed in `opentelemetry::global`. Without it, [`init()`](fn@init)
+//!   still installs traces (ids, sampling, exemplars, a custom [`trace::SpanExporter`]),
+//!   logs and the metrics server, and refuses an OTLP endpoint with an error naming this
+//!   feature.
+//! - `otlp-grpc`: OTLP over gRPC as well (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), through
+//!   tonic. Without it, asking for gRPC is an [`init::InitError`] naming this feature.
 //! - `prometheus` (default): interop with the `prometheus` crate. obs families implement
 //!   `prometheus::core::Collector`, and the global registry's exposition includes
 //!   `prometheus::default_registry()`.
 //! - `process` (default): process metrics (CPU, memory, open file descriptors) on Linux,
 //!   through the `prometheus` crate's process collector.
-//! - `otlp` (default): OTLP trace export over HTTP/protobuf and gRPC through
-//!   `opentelemetry-otlp`, and the W3C propagators installed in `opentelemetry::global`.
-//!   Without it, [`init`] still installs traces (ids, sampling, exemplars to a custom
-//!   [`trace::SpanExporter`]), logs and the metrics server, and refuses an OTLP endpoint.
-//! - `log` (default): `init().install()` forwards records of the `log` crate to the
+//! - `log-bridge` (default): `init().install()` forwards records of the `log` crate to the
 //!   subscriber, so libraries that log through `log` reach the same JSON lines.
-//! - `axum`: `obs_runtime::axum`: the tower layer for HTTP services (RED metrics per route,
-//!   server spans, propagation, request ids), health checks, and a `/metrics` handler.
-//! - `reqwest`: `obs_runtime::reqwest::Traced`, trace-context injection for outgoing
-//!   `reqwest` requests.
+//! - `axum`: the tower layer for HTTP services (RED metrics per
+//!   route, server spans, propagation, request ids), health checks, and a `/metrics`
+//!   handler.
+//! - `reqwest`: trace-context injection for outgoing `reqwest` requests.
 //!
 //! # Runtime
 //!
 //! [`init()`] installs traces ([`trace`]), logs ([`log`]) and the metrics server in one
-//! call, configured from code and the standard `OTEL_*` variables; see [`Builder`].
-//!
-//! Traces are exported by obs's own span layer and batch pipeline rather than by
-//! `tracing-opentelemetry` (which DESIGN lists): with the same `opentelemetry-otlp`
-//! exporter, an observed call with its span exported costs 0.41 of
-//! `#[tracing::instrument]` + `tracing-opentelemetry` (benches/README.md), and the layer
-//! also feeds exemplars and the log correlation ids.
+//! call, configured from code and the standard `OTEL_*` variables; see
+//! [`init::Builder`]. Spans are ordinary `tracing` spans, so any subscriber sees them;
+//! obs's own span layer records and exports them, and also feeds exemplars and the trace
+//! ids of log lines.
 //!
 //! # Supported Rust versions
 //!
@@ -115,7 +131,7 @@ pub use tracing_subscriber;
 /// Works on sync and async functions, free functions and methods (`&self`, `&mut self`,
 /// `self`, `self: Arc<Self>`), generic functions, `impl Trait` in arguments and returns,
 /// trait impl methods and `#[async_trait]` impls. The expansion is a few statics and one
-/// call into [`FnSite`]; the logic lives in this crate.
+/// call into [`FnSite`](observe::FnSite); the logic lives in this crate.
 ///
 /// # What one call produces
 ///
@@ -128,7 +144,7 @@ pub use tracing_subscriber;
 ///   type's readable name (see [Error labels](#error-labels)), and `panic` for a panic,
 ///   which is recorded and then continues.
 /// - `function_calls_duration_seconds{function, module}`, a histogram (default
-///   [`FUNCTION_BUCKETS`], or `buckets = [..]`).
+///   [`FUNCTION_BUCKETS`](observe::FUNCTION_BUCKETS), or `buckets = [..]`).
 /// - `function_calls_concurrent{function, module}`, calls in flight (unless
 ///   `concurrency = false`); it returns to zero on every path, panics and cancellations
 ///   included.

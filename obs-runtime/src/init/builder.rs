@@ -238,7 +238,7 @@ impl Builder {
             .map_err(|_| InitError::AlreadyInstalled)?;
         // Libraries that log through the `log` crate reach the same logs. Another `log`
         // logger already set wins; that is not an error here.
-        #[cfg(feature = "log")]
+        #[cfg(feature = "log-bridge")]
         let _ = tracing_log::LogTracer::init();
         #[cfg(feature = "otlp")]
         opentelemetry::global::set_text_map_propagator(

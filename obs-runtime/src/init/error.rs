@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 
-/// Why [`Builder::install`] failed. Nothing is installed when it fails.
+/// Why [`Builder::install`](super::Builder::install) failed. Nothing is installed when it fails.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InitError {

@@ -46,7 +46,14 @@ pub(super) fn export(
         };
         match raw.as_deref().map(str::trim) {
             None | Some("http/protobuf") => Protocol::HttpProtobuf,
-            Some("grpc") => Protocol::Grpc,
+            Some("grpc") if cfg!(feature = "otlp-grpc") => Protocol::Grpc,
+            Some("grpc") => {
+                return Err(invalid(
+                    name,
+                    "grpc",
+                    "`http/protobuf` (`grpc` needs the `otlp-grpc` feature of obs-runtime)",
+                ));
+            }
             Some(other) => {
                 return Err(invalid(
                     name,
@@ -147,6 +154,12 @@ fn otlp_exporter(
     headers: &[(String, String)],
     timeout: Duration,
 ) -> Result<(Option<ExporterFactory>, String), InitError> {
+    if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc") {
+        return Err(InitError::InvalidSetting {
+            setting: "otlp_protocol",
+            message: "OTLP over gRPC needs the `otlp-grpc` feature of obs-runtime".to_owned(),
+        });
+    }
     if let Err(e) = endpoint.parse::<http::Uri>() {
         return Err(InitError::InvalidSetting {
             setting: "otlp_endpoint",

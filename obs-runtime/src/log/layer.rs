@@ -16,7 +16,7 @@ use super::bind::Bound;
 use super::line::{Line, Redaction};
 use super::writer::{LogFormat, LogWriter};
 
-/// Writes every event as one line. See the [module documentation](self).
+/// Writes every event as one line. See the [module documentation](super).
 pub struct LogLayer {
     format: LogFormat,
     writer: LogWriter,
@@ -72,11 +72,11 @@ where
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // A record of the `log` crate: its own target and level, not `log`'s.
-        #[cfg(feature = "log")]
+        #[cfg(feature = "log-bridge")]
         let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
-        #[cfg(feature = "log")]
+        #[cfg(feature = "log-bridge")]
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        #[cfg(not(feature = "log"))]
+        #[cfg(not(feature = "log-bridge"))]
         let meta = event.metadata();
         if meta.target() == crate::trace::EXCEPTION_TARGET {
             // A span event of `#[observe]` (the trace carries it); a failed call logs a

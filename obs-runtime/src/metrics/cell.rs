@@ -72,8 +72,8 @@ pub(crate) fn add_f64(cell: &AtomicU64, v: f64) {
 
 /// The storage behind one label combination of a metric family.
 ///
-/// Implemented by [`Counter`], [`FloatCounter`], [`Gauge`], [`FloatGauge`], [`Histogram`]
-/// and [`Summary`]. A [`Family`](crate::Family) holds one cell per label combination.
+/// Implemented by [`Counter`](super::Counter), [`FloatCounter`](super::FloatCounter), [`Gauge`](super::Gauge), [`FloatGauge`](super::FloatGauge), [`Histogram`](super::Histogram)
+/// and [`Summary`](super::Summary). A [`Family`](crate::Family) holds one cell per label combination.
 pub trait Metric: Send + Sync + Sized + 'static {
     /// Per-family configuration every cell is built from (buckets, quantiles, …).
     type Options: Send + Sync + 'static;

@@ -9,19 +9,37 @@ use crate::metrics::Metric;
 use crate::metrics::encoding::openmetrics::OpenMetricsEncoder;
 use crate::metrics::encoding::text::TextEncoder;
 use crate::metrics::encoding::{Format, MetricEncoder};
-use crate::metrics::name::{check_label_name, check_metric_name};
+use crate::metrics::name::{NameError, check_label_name, check_metric_name};
 use crate::metrics::{Collect, Location};
 use crate::metrics::{DynamicFamily, DynamicOptions};
 
 /// Why a family could not be registered.
+///
+/// ```
+/// use obs_runtime::metrics::{DynamicOptions, RegistryError, Registry, name::NameError};
+/// use std::error::Error as _;
+///
+/// let err = Registry::new()
+///     .register_dynamic::<obs_runtime::Counter, 1>(
+///         DynamicOptions::new("jobs", "Jobs.", ["queue"]),
+///         (),
+///     )
+///     .unwrap_err();
+/// assert!(matches!(err, RegistryError::InvalidName { source: NameError::CounterWithoutTotal, .. }));
+/// assert_eq!(err.to_string(), "invalid metric name `jobs`: counter names end in `_total`: write `jobs_total`");
+/// assert_eq!(err.source().unwrap().to_string(), "a counter's name ends in `_total`");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// The metric name breaks a naming rule.
     InvalidName {
         /// The rejected name.
         name: String,
-        /// What is wrong and what to write instead.
-        reason: String,
+        /// The family's unit, if any (the rules depend on it).
+        unit: Option<String>,
+        /// The rule it breaks.
+        source: NameError,
     },
     /// A label name breaks a naming rule.
     InvalidLabel {
@@ -29,8 +47,8 @@ pub enum RegistryError {
         metric: String,
         /// The rejected label name.
         label: String,
-        /// What is wrong and what to write instead.
-        reason: String,
+        /// The rule it breaks.
+        source: NameError,
     },
     /// Two label names of one family are equal.
     DuplicateLabel {
@@ -53,14 +71,20 @@ pub enum RegistryError {
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegistryError::InvalidName { name, reason } => {
-                write!(f, "invalid metric name `{name}`: {reason}")
-            }
+            RegistryError::InvalidName { name, unit, source } => write!(
+                f,
+                "invalid metric name `{name}`: {}",
+                source.message(name, unit.as_deref())
+            ),
             RegistryError::InvalidLabel {
                 metric,
                 label,
-                reason,
-            } => write!(f, "invalid label `{label}` on metric `{metric}`: {reason}"),
+                source,
+            } => write!(
+                f,
+                "invalid label `{label}` on metric `{metric}`: {}",
+                source.message(label, None)
+            ),
             RegistryError::DuplicateLabel { metric, label } => {
                 write!(f, "metric `{metric}` declares label `{label}` twice")
             }
@@ -82,7 +106,15 @@ impl fmt::Display for RegistryError {
     }
 }
 
-impl std::error::Error for RegistryError {}
+impl std::error::Error for RegistryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RegistryError::InvalidName { source, .. }
+            | RegistryError::InvalidLabel { source, .. } => Some(source),
+            RegistryError::DuplicateLabel { .. } | RegistryError::Duplicate { .. } => None,
+        }
+    }
+}
 
 #[derive(Clone)]
 enum Entry {
@@ -297,7 +329,7 @@ impl Registry {
                 return Err(RegistryError::InvalidLabel {
                     metric: descriptor.name.to_owned(),
                     label: (*label).to_owned(),
-                    reason: e.message(label, None),
+                    source: e,
                 });
             }
             if descriptor.labels[..i].contains(label) {
@@ -391,7 +423,8 @@ impl Inner {
         if let Err(e) = check_metric_name(header.name, header.kind, header.unit) {
             return Err(RegistryError::InvalidName {
                 name: header.name.to_owned(),
-                reason: e.message(header.name, header.unit),
+                unit: header.unit.map(str::to_owned),
+                source: e,
             });
         }
         let name = header.text_name();

@@ -372,7 +372,7 @@ pub fn set_baggage(span: &Span, baggage: Baggage) -> bool {
 /// parent, or the obs layer is not installed.
 ///
 /// A span that was not sampled when it started and becomes sampled here keeps only the
-/// fields recorded from now on; prefer [`with_remote_parent`], which decides before the
+/// fields recorded from now on; prefer [`with_remote_parent`](super::with_remote_parent), which decides before the
 /// span starts.
 ///
 /// ```

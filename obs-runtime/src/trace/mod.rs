@@ -14,7 +14,7 @@
 //! While a span of a sampled trace is entered, counters and histogram buckets updated on
 //! that thread keep its ids as their exemplar, so a slow bucket links to its trace.
 //!
-//! [`crate::init`] wires all of this up; use the layer directly to build your own
+//! [`crate::init()`] wires all of this up; use the layer directly to build your own
 //! subscriber:
 //!
 //! ```
@@ -41,6 +41,7 @@
 //! assert_eq!(spans[0].trace_id, spans[1].trace_id);
 //! ```
 
+mod export;
 mod fields;
 mod ids;
 mod layer;
@@ -53,16 +54,14 @@ pub(crate) mod record;
 mod sampler;
 mod state;
 
+pub use export::{ExportError, InMemoryExporter, SpanExporter};
 pub use ids::{SpanContext, SpanId, TraceId};
 pub use layer::{
     TraceLayer, current, current_baggage, current_with_state, set_baggage, set_parent,
 };
 #[cfg(feature = "otlp")]
 pub use otlp::OtlpExporter;
-pub use pipeline::{
-    ExportError, InMemoryExporter, MAX_QUEUE_SIZE, Pipeline, PipelineConfig, PipelineStats,
-    SpanExporter,
-};
+pub use pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineConfig, PipelineStats};
 pub use protocol::Protocol;
 pub use record::{AttrValue, EventRecord, Resource, SpanKind, SpanLimits, SpanRecord, Status};
 pub use sampler::{Sampler, TailSampling};

@@ -10,7 +10,9 @@ use opentelemetry::trace::{
     Status as OtelStatus, TraceFlags, TraceId as OtelTraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::WithTonicConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
 use super::{
@@ -45,7 +47,7 @@ impl OtlpExporter {
     /// No connection is made here: an unreachable collector shows up as export errors.
     /// The exporter owns a single-threaded Tokio runtime, so create and drop it outside
     /// async code (or build it on the export thread with [`Pipeline::start_with`], as
-    /// [`crate::init`] does).
+    /// [`crate::init()`] does).
     ///
     /// [`Pipeline::start_with`]: super::Pipeline::start_with
     ///
@@ -56,10 +58,11 @@ impl OtlpExporter {
     /// let pipeline = Pipeline::start_with(
     ///     || {
     ///         let headers = [("x-api-key".to_owned(), "secret".to_owned())];
-    ///         OtlpExporter::new(Protocol::Grpc, "http://collector:4317", &headers, Duration::from_secs(5))
+    ///         OtlpExporter::new(Protocol::HttpProtobuf, "http://collector:4318/v1/traces", &headers, Duration::from_secs(5))
     ///             .map(|e| Box::new(e) as Box<dyn SpanExporter>)
     ///     },
     ///     PipelineConfig::default(),
+    ///     None, // no tail sampling
     /// );
     /// # drop(pipeline);
     /// ```
@@ -77,7 +80,7 @@ impl OtlpExporter {
             .enable_all()
             .thread_name("obs-otlp")
             .build()
-            .map_err(|e| ExportError(format!("cannot start the OTLP runtime: {e}")))?;
+            .map_err(|e| ExportError::with_source("cannot start the OTLP runtime", e))?;
         let inner = {
             let _entered = runtime.enter();
             match protocol {
@@ -88,13 +91,21 @@ impl OtlpExporter {
                     .with_timeout(timeout)
                     .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>())
                     .build(),
+                #[cfg(not(feature = "otlp-grpc"))]
+                Protocol::Grpc => {
+                    return Err(ExportError::new(
+                        "OTLP over gRPC needs the `otlp-grpc` feature of obs-runtime",
+                    ));
+                }
+                #[cfg(feature = "otlp-grpc")]
                 Protocol::Grpc => {
                     let mut map = http::HeaderMap::new();
                     for (k, v) in headers {
-                        let name = http::HeaderName::from_str(k)
-                            .map_err(|e| ExportError(format!("invalid header name {k:?}: {e}")))?;
+                        let name = http::HeaderName::from_str(k).map_err(|e| {
+                            ExportError::with_source(format!("invalid header name {k:?}"), e)
+                        })?;
                         let value = http::HeaderValue::from_str(v).map_err(|e| {
-                            ExportError(format!("invalid value of header {k:?}: {e}"))
+                            ExportError::with_source(format!("invalid value of header {k:?}"), e)
                         })?;
                         map.insert(name, value);
                     }
@@ -111,7 +122,7 @@ impl OtlpExporter {
                 }
             }
         }
-        .map_err(|e| ExportError(format!("cannot build the OTLP exporter: {e}")))?;
+        .map_err(|e| ExportError::with_source("cannot build the OTLP exporter", e))?;
         Ok(Self {
             inner,
             runtime,
@@ -136,8 +147,8 @@ impl SpanExporter for OtlpExporter {
         self.runtime.block_on(async move {
             match tokio::time::timeout(limit, inner.export(data)).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(ExportError(format!("OTLP export failed: {e}"))),
-                Err(_) => Err(ExportError(format!(
+                Ok(Err(e)) => Err(ExportError::with_source("OTLP export failed", e)),
+                Err(_) => Err(ExportError::new(format!(
                     "OTLP export timed out after {limit:?}"
                 ))),
             }

@@ -8,119 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::export::{ExportError, SpanExporter, Unavailable};
 use super::sampler::tail::{DropSink, Tail};
-use super::{Resource, SpanRecord, TailSampling};
+use super::{SpanRecord, TailSampling};
 use crate::metrics::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED};
-
-/// Why an export failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportError(pub String);
-
-impl fmt::Display for ExportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ExportError {}
-
-/// Sends batches of finished spans somewhere. Called from the pipeline's own thread, one
-/// batch at a time; it may block (up to its own timeout), the instrumented code never
-/// waits for it.
-///
-/// ```
-/// use obs_runtime::trace::{ExportError, SpanExporter, SpanRecord};
-///
-/// /// Writes one line per span to standard error.
-/// struct Stderr;
-///
-/// impl SpanExporter for Stderr {
-///     fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
-///         for span in batch {
-///             eprintln!("{} {} {} {}ns", span.trace_id, span.span_id, span.name, span.duration_nanos());
-///         }
-///         Ok(())
-///     }
-/// }
-///
-/// let telemetry = obs_runtime::init().exporter(Stderr).metrics_addr(None).build().unwrap();
-/// # drop(telemetry);
-/// ```
-pub trait SpanExporter: Send + 'static {
-    /// Exports one batch. An error drops the batch; it is counted, not retried.
-    ///
-    /// # Errors
-    ///
-    /// When the batch did not reach its destination.
-    fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError>;
-
-    /// The resource (service name, version, SDK) of every span that follows; called
-    /// before the first batch. Exporters that send it along keep it.
-    fn set_resource(&mut self, resource: &Resource) {
-        let _ = resource;
-    }
-
-    /// Called once when the pipeline shuts down, after the last batch.
-    fn shutdown(&mut self) {}
-}
-
-/// An exporter that keeps every span in memory, for tests and debugging.
-///
-/// Clones share the same storage.
-#[derive(Clone, Debug, Default)]
-pub struct InMemoryExporter {
-    spans: Arc<Mutex<Vec<SpanRecord>>>,
-    resource: Arc<Mutex<Resource>>,
-}
-
-impl InMemoryExporter {
-    /// The spans exported so far, in export order.
-    pub fn spans(&self) -> Vec<SpanRecord> {
-        self.spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The resource it was given.
-    pub fn resource(&self) -> Resource {
-        self.resource
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Forgets the spans exported so far.
-    pub fn clear(&self) {
-        self.spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-}
-
-impl SpanExporter for InMemoryExporter {
-    fn set_resource(&mut self, resource: &Resource) {
-        resource.clone_into(&mut self.resource.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-
-    fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
-        self.spans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(batch);
-        Ok(())
-    }
-}
-
-/// Stands in for an exporter that could not be built: every batch fails with why.
-struct Unavailable(ExportError);
-
-impl SpanExporter for Unavailable {
-    fn export(&mut self, _batch: Vec<SpanRecord>) -> Result<(), ExportError> {
-        Err(self.0.clone())
-    }
-}
 
 /// Sizes and timing of the batch pipeline (the `OTEL_BSP_*` settings).
 ///
@@ -233,7 +124,7 @@ pub const MAX_QUEUE_SIZE: usize = 1 << 20;
 /// A running batch pipeline: a bounded queue and the thread that exports from it.
 ///
 /// Clones share the pipeline. [`shutdown`](Self::shutdown) exports what is queued and
-/// stops the thread; [`crate::init`]'s guard calls it on drop.
+/// stops the thread; [`crate::init()`]'s guard calls it on drop.
 #[derive(Clone)]
 pub struct Pipeline {
     shared: Arc<Shared>,
@@ -466,7 +357,7 @@ impl Worker {
         let n = batch.len() as u64;
         let exporter = &mut self.exporter;
         let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch)))
-            .unwrap_or_else(|_| Err(ExportError("the exporter panicked".into())));
+            .unwrap_or_else(|_| Err(ExportError::new("the exporter panicked")));
         let counters = &self.shared.counters;
         if result.is_ok() {
             SPANS_EXPORTED.inc_by(n);

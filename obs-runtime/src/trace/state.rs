@@ -54,8 +54,8 @@ pub(super) fn take_pending() -> Option<Pending> {
 /// Runs `make`, in which the first span created without a local parent becomes the local
 /// root of the remote caller's trace: its parent is the caller's span, it follows the
 /// caller's sampling decision (under a parent-based sampler), and it carries the caller's
-/// `tracestate` and baggage. This is how [`ObsLayer`](crate::http::axum::ObsLayer) starts server
-/// spans; unlike [`set_parent`], the decision is known when the span starts, so its
+/// `tracestate` and baggage. This is how the axum layer (`ObsLayer`) starts server
+/// spans; unlike [`set_parent`](super::set_parent), the decision is known when the span starts, so its
 /// creation-time fields are recorded whenever it is sampled.
 ///
 /// ```
