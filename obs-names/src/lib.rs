@@ -48,6 +48,7 @@ impl MetricKind {
 
 /// Why a metric or label name was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NameError {
     /// The name is empty.
     Empty,

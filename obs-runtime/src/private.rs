@@ -6,11 +6,13 @@ pub use linkme;
 pub use tracing::Level;
 pub use tracing::field::{Value, debug, display};
 
+pub use crate::metrics::buckets::{buckets_valid, quantiles_valid};
+pub use crate::metrics::cell::CachePadded;
+pub use crate::metrics::family::Descriptor;
 pub use crate::metrics::label::Bounded;
 pub use crate::metrics::{
-    CATALOGUE, CachePadded, Collect, Counter, Descriptor, Family, FloatCounter, FloatGauge, Gauge,
-    Histogram, HistogramOptions, Info, Label, LabelSet, Location, Metric, MetricKind, Summary,
-    SummaryOptions, buckets_valid, quantiles_valid,
+    CATALOGUE, Collect, Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram,
+    HistogramOptions, Info, Label, LabelSet, Location, Metric, MetricKind, Summary, SummaryOptions,
 };
 pub use crate::observe::FUNCTION_BUCKETS;
 pub use crate::observe::branch::{Branch, FromResidual};

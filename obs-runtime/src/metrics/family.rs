@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::metrics::encoding::{FamilyHeader, MetricEncoder};
 use crate::metrics::name::MetricKind;
-use crate::metrics::{CachePadded, Metric};
+use super::cell::{CachePadded, Metric};
 use crate::metrics::{Label, LabelSet};
 
 /// Where a metric was declared.
@@ -112,6 +112,7 @@ pub struct Family<L, M: Metric> {
 }
 
 impl<L, M: Metric> Family<L, M> {
+    #[doc(hidden)]
     /// A family with no cells allocated yet.
     ///
     /// `L` is not bounded here so that an unbounded label type is reported once, at the
@@ -266,6 +267,7 @@ pub struct Info<const N: usize> {
 }
 
 impl<const N: usize> Info<N> {
+    #[doc(hidden)]
     /// An info metric with no values yet.
     pub const fn new(descriptor: Descriptor) -> Self {
         Self {

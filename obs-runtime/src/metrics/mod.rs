@@ -23,14 +23,14 @@
 //!     .contains("edge_routes_total{route=\"/orders/{id}\"} 1\n"));
 //! ```
 
-mod buckets;
+pub(crate) mod buckets;
 pub(crate) mod capped;
-mod cell;
+pub(crate) mod cell;
 mod counter;
 mod dynamic;
 pub mod encoding;
 pub(crate) mod exemplar;
-mod family;
+pub(crate) mod family;
 mod gauge;
 mod histogram;
 #[cfg(feature = "prometheus")]
@@ -41,14 +41,12 @@ mod registry;
 pub(crate) mod self_metrics;
 mod summary;
 
-pub use buckets::{
-    DEFAULT_BUCKETS, buckets_valid, exponential_buckets, linear_buckets, quantiles_valid,
-};
-pub use cell::{CachePadded, Metric};
+pub use buckets::{DEFAULT_BUCKETS, exponential_buckets, linear_buckets};
+pub use cell::Metric;
 pub use counter::{Counter, FloatCounter};
 pub use dynamic::{DynamicFamily, DynamicOptions, MAX_LABEL_VALUE_LEN, OVERFLOW_VALUE};
 pub use encoding::{Exemplar, Format};
-pub use family::{Collect, Descriptor, EAGER_SERIES_LIMIT, Family, Info, Location};
+pub use family::{Collect, EAGER_SERIES_LIMIT, Family, Info, Location};
 pub use gauge::{FloatGauge, Gauge};
 pub use histogram::{Histogram, HistogramOptions, HistogramTimer};
 pub use label::{HttpMethod, Label, LabelSet, Outcome, StatusClass};

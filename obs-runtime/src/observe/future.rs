@@ -64,6 +64,7 @@ impl<F, C> Observed<F, C> {
 }
 
 impl FnSite {
+    #[doc(hidden)]
     /// Wraps an async call's future: `span` (from [`span_for`](Self::span_for)) is
     /// entered on every poll, the timer runs from the first poll to completion, and a
     /// future dropped before completion is recorded as `cancelled`.

@@ -106,6 +106,7 @@ impl Drop for CallGuard {
 }
 
 impl FnSite {
+    #[doc(hidden)]
     /// Starts observing a synchronous call: creates and enters the span, starts the timer,
     /// counts the call in flight. `user` holds the values of the fields listed in
     /// `fields(..)`, in order.

@@ -244,6 +244,7 @@ impl FnSite {
         clippy::too_many_arguments,
         reason = "built once per function by the macro"
     )]
+    #[doc(hidden)]
     pub const fn new(
         this: &'static FnSite,
         function: &'static str,
@@ -381,6 +382,7 @@ impl FnSite {
         interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta))
     }
 
+    #[doc(hidden)]
     /// Builds the span: the fixed fields, then `user` values for the listed fields.
     #[inline]
     pub fn span_for(&'static self, user: &[Option<&dyn Value>]) -> Span {
