@@ -94,6 +94,7 @@
 // Lets `metric!` expand inside this crate too (self-metrics).
 extern crate self as obs_runtime;
 
+pub mod dashboards;
 mod http;
 pub mod init;
 pub mod log;
@@ -228,6 +229,7 @@ pub use tracing_subscriber;
 /// | `err(level = "warn")` | also log failed calls at that level |
 /// | `ok_if = path`, `error_if = path` | classify a non-`Result` output with `fn(&T) -> bool` |
 /// | `concurrency = false` | no in-flight gauge |
+/// | `slo = CHECKOUT` | measure the function against a [`metrics::Slo`] const: its rules, alerts and panels come from [`dashboards`]; a latency threshold becomes a bucket boundary, and one the buckets cannot hold is a compile error |
 /// | `crate = path` | where obs is, for crates that re-export it |
 ///
 /// # Examples

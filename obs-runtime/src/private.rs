@@ -10,6 +10,7 @@ pub use crate::metrics::buckets::{buckets_valid, quantiles_valid};
 pub use crate::metrics::cell::CachePadded;
 pub use crate::metrics::family::Descriptor;
 pub use crate::metrics::label::Bounded;
+pub use crate::metrics::slo::{buckets_with_slo, buckets_with_slo_len, check_slo};
 pub use crate::metrics::{
     CATALOGUE, Collect, Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram,
     HistogramOptions, Info, Label, LabelSet, Location, Metric, MetricKind, Summary, SummaryOptions,

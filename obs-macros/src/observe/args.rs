@@ -11,6 +11,7 @@
 //!     err(level = "warn"),
 //!     ok_if = is_success,
 //!     concurrency = false,
+//!     slo = CHECKOUT,
 //!     crate = my_obs,
 //! )]
 //! ```
@@ -60,6 +61,7 @@ pub(crate) struct Args {
     pub(crate) ok_if: Option<Path>,
     pub(crate) error_if: Option<Path>,
     pub(crate) concurrency: Option<bool>,
+    pub(crate) slo: Option<Path>,
     pub(crate) krate: Option<TokenStream>,
 }
 
@@ -82,6 +84,7 @@ const ARGS: &[&str] = &[
     "ok_if",
     "error_if",
     "concurrency",
+    "slo",
     "crate",
 ];
 
@@ -170,6 +173,7 @@ pub(crate) fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
     let mut ok_if = Once::new("ok_if");
     let mut error_if = Once::new("error_if");
     let mut concurrency = Once::new("concurrency");
+    let mut slo = Once::new("slo");
     let mut krate = Once::new("crate");
 
     let parser = syn::meta::parser(|meta| {
@@ -265,6 +269,7 @@ pub(crate) fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
                 let lit: syn::LitBool = meta.value()?.parse()?;
                 concurrency.set(cx, path, lit.value);
             }
+            "slo" => slo.set(cx, path, meta.value()?.parse::<Path>()?),
             "crate" => {
                 let p: Path = meta.value()?.parse()?;
                 krate.set(cx, path, p.to_token_stream());
@@ -301,6 +306,7 @@ pub(crate) fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
         ok_if,
         error_if,
         concurrency: concurrency.get(),
+        slo: slo.get(),
         krate: krate.get(),
     }
 }

@@ -156,10 +156,29 @@ fn site_config(args: &Args) -> (TokenStream, TokenStream) {
             },
         ),
     };
+    let mut bucket_check = bucket_check;
+    let buckets = match &args.slo {
+        None => buckets,
+        Some(slo) => {
+            // The SLO's threshold becomes a boundary of the function's histogram, and a
+            // threshold the histogram cannot hold is an error at the `slo = ..` path.
+            let base = buckets
+                .clone()
+                .unwrap_or_else(|| quote!(&__obs::FUNCTION_BUCKETS));
+            bucket_check.extend(quote_spanned! {slo.span()=>
+                const _: () = __obs::check_slo(&#slo, #base);
+                const __OBS_SLO_LEN: usize = __obs::buckets_with_slo_len(#base, &#slo);
+                static __OBS_SLO_BUCKETS: [f64; __OBS_SLO_LEN] =
+                    __obs::buckets_with_slo::<__OBS_SLO_LEN>(#base, &#slo);
+            });
+            Some(quote!(&__OBS_SLO_BUCKETS))
+        }
+    };
     if buckets.is_none()
         && args.concurrency.is_none()
         && args.err_level.is_none()
         && args.labels.is_empty()
+        && args.slo.is_none()
     {
         return (quote!(__obs::SiteConfig::DEFAULT), bucket_check);
     }
@@ -171,6 +190,10 @@ fn site_config(args: &Args) -> (TokenStream, TokenStream) {
             let l = syn::Ident::new(l, Span::call_site());
             quote!(::core::option::Option::Some(__obs::Level::#l))
         },
+    );
+    let slo = args.slo.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |slo| quote_spanned!(slo.span()=> ::core::option::Option::Some(&#slo)),
     );
     let labels = args.labels.iter().map(|(k, v)| {
         let k = syn::ext::IdentExt::unraw(k).to_string();
@@ -184,6 +207,7 @@ fn site_config(args: &Args) -> (TokenStream, TokenStream) {
                 concurrency: #concurrency,
                 err_level: #err_level,
                 labels: &[#(#labels),*],
+                slo: #slo,
             }
         },
         bucket_check,

@@ -4,9 +4,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
+use super::cell::{CachePadded, Metric};
 use crate::metrics::encoding::{FamilyHeader, MetricEncoder};
 use crate::metrics::name::MetricKind;
-use super::cell::{CachePadded, Metric};
 use crate::metrics::{Label, LabelSet};
 
 /// Where a metric was declared.

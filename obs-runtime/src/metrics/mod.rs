@@ -39,6 +39,7 @@ pub(crate) mod label;
 pub use obs_names as name;
 mod registry;
 pub(crate) mod self_metrics;
+pub(crate) mod slo;
 mod summary;
 
 pub use buckets::{DEFAULT_BUCKETS, exponential_buckets, linear_buckets};
@@ -53,4 +54,5 @@ pub use label::{HttpMethod, Label, LabelSet, Outcome, StatusClass};
 pub use name::MetricKind;
 pub(crate) use registry::BUILT_IN;
 pub use registry::{CATALOGUE, Exposition, Registry, RegistryError, catalogue};
+pub use slo::Slo;
 pub use summary::{Summary, SummaryOptions};

@@ -11,7 +11,7 @@ use tracing::{Level, Metadata, Span};
 use tracing_core::callsite::DefaultCallsite;
 
 use super::classify::ErrorName;
-use crate::metrics::{Histogram, Location};
+use crate::metrics::{Histogram, Location, Slo};
 
 /// A raw clock reading, converted to nanoseconds only once per call, in `end`.
 #[inline]
@@ -185,6 +185,8 @@ pub struct FnSite {
     pub err_level: Option<Level>,
     /// Extra bounded labels: name and the function returning the value.
     pub labels: &'static [ExtraLabel],
+    /// The service level objective of `#[observe(slo = ..)]`, if any.
+    pub slo: Option<&'static Slo>,
     /// Calls started (kept only with `concurrency`); in flight = started - completed, so a
     /// call costs one extra atomic, not two.
     pub(super) started: AtomicU64,
@@ -217,15 +219,19 @@ pub struct SiteConfig {
     pub err_level: Option<Level>,
     /// Extra bounded labels.
     pub labels: &'static [ExtraLabel],
+    /// The service level objective the function is measured against, if any.
+    pub slo: Option<&'static Slo>,
 }
 
 impl SiteConfig {
-    /// The defaults: [`FUNCTION_BUCKETS`], in-flight kept, no error log, no extra labels.
+    /// The defaults: [`FUNCTION_BUCKETS`], in-flight kept, no error log, no extra labels,
+    /// no SLO.
     pub const DEFAULT: SiteConfig = SiteConfig {
         buckets: &FUNCTION_BUCKETS,
         concurrency: true,
         err_level: None,
         labels: &[],
+        slo: None,
     };
 }
 
@@ -273,6 +279,7 @@ impl FnSite {
             concurrency: config.concurrency,
             err_level: config.err_level,
             labels: config.labels,
+            slo: config.slo,
             started: AtomicU64::new(0),
             reported_ok: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),

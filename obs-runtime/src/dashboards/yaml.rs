@@ -1,0 +1,48 @@
+//! The few YAML forms a Prometheus rule file needs.
+
+use std::fmt::Write as _;
+
+/// `s` as a YAML double-quoted scalar (the JSON escapes, which YAML accepts).
+pub(super) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A `key: "value"` map at `indent` spaces, in the given order.
+pub(super) fn map(out: &mut String, indent: usize, key: &str, pairs: &[(&str, String)]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let pad = " ".repeat(indent);
+    let _ = writeln!(out, "{pad}{key}:");
+    for (k, v) in pairs {
+        let _ = writeln!(out, "{pad}  {k}: {}", quoted(v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_maps() {
+        assert_eq!(quoted("a{b=\"c\"}\\"), "\"a{b=\\\"c\\\"}\\\\\"");
+        let mut out = String::new();
+        map(&mut out, 4, "labels", &[("severity", "page".into())]);
+        assert_eq!(out, "    labels:\n      severity: \"page\"\n");
+    }
+}
