@@ -22,9 +22,11 @@
 //! assert!(rules.starts_with("groups:\n"));
 //! ```
 
+mod board;
 mod grafana;
 mod json;
 mod model;
+mod panels;
 mod rules;
 mod yaml;
 
