@@ -3,7 +3,7 @@
 
 use super::json::Json;
 
-/// Options of [`grafana_dashboard`].
+/// Options of [`grafana_dashboard`](super::grafana_dashboard).
 ///
 /// ```
 /// use obs_runtime::dashboards::DashboardOptions;
