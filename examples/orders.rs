@@ -6,13 +6,39 @@
 //! ORDERS_ADDR=127.0.0.1:9000 cargo run -p obs-examples --example orders
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p obs-examples --example orders
 //! cargo run -p obs-examples --example loadgen                # drive it
+//! cargo run -p obs-examples --example orders -- --emit-dashboards DIR
+//!     # writes DIR/grafana.json and DIR/rules.yml, generated from the code, and exits
 //! ```
 
 use obs_examples::orders::{Store, app};
+use obs_runtime::dashboards::{DashboardOptions, RuleOptions, grafana_dashboard, prometheus_rules};
 use obs_runtime::tracing;
+
+/// Writes the Grafana dashboard and the Prometheus rules of the service into `dir`.
+fn emit_dashboards(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    // Building the router registers the per-route SLOs of its layer.
+    drop(app(Store::new(), None));
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir)?;
+    let dashboard = dir.join("grafana.json");
+    let rules = dir.join("rules.yml");
+    std::fs::write(
+        &dashboard,
+        grafana_dashboard(&DashboardOptions::new("orders")),
+    )?;
+    std::fs::write(&rules, prometheus_rules(&RuleOptions::new("orders")))?;
+    eprintln!("wrote {} and {}", dashboard.display(), rules.display());
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => {}
+        [flag, dir] if flag == "--emit-dashboards" => return emit_dashboards(dir),
+        _ => return Err("usage: orders [--emit-dashboards DIR]".into()),
+    }
     let addr = std::env::var("ORDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
     let mut init = obs_runtime::init()
         .service_name("orders")

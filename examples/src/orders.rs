@@ -21,7 +21,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use obs_runtime::axum::{Health, ObsLayer, RequestId, metrics_handler};
+use obs_runtime::axum::{Health, ObsLayer, RequestId, dashboards_handler, metrics_handler};
+use obs_runtime::dashboards::{DashboardOptions, RuleOptions};
+use obs_runtime::metrics::Slo;
 use obs_runtime::{ErrorLabel, Label, metric, observe, tracing};
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +221,16 @@ fn release_stock(store: &Store, warehouse: Warehouse, units: u64) {
         .add(i64::try_from(units).unwrap_or(i64::MAX));
 }
 
-#[observe(fields(amount = total), err(level = "warn"))]
+/// 99 % of accepted orders: the share of `create_order` calls that succeed.
+pub const CHECKOUT: Slo = Slo::availability("checkout", 99.0).describe("Orders are accepted");
+/// 99 % of payments are captured within 50 ms.
+pub const PAYMENTS: Slo = Slo::latency("payments", 99.0, 0.05).describe("Payments are fast");
+/// 99.5 % of order lookups are answered within 100 ms (measured on the HTTP route).
+pub const ORDER_LOOKUP: Slo = Slo::latency("order-lookup", 99.5, 0.1)
+    .describe("Order lookups are fast")
+    .for_http();
+
+#[observe(fields(amount = total), err(level = "warn"), slo = PAYMENTS)]
 async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderError> {
     // The payment gateway's latency.
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -235,7 +246,7 @@ async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderEr
 /// # Errors
 ///
 /// An invalid order, missing stock, or a declined payment.
-#[observe(fields(user_id = new.user_id))]
+#[observe(fields(user_id = new.user_id), slo = CHECKOUT)]
 pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderError> {
     let total = validate(&new)?;
     ORDER_VALUE.observe(total);
@@ -368,7 +379,8 @@ async fn get_user(Path(id): Path<u64>) -> Response {
 }
 
 /// The service's router: the API, health, `/metrics` (with `OBS_METRICS_TOKEN` as bearer
-/// token when set), all behind [`ObsLayer`].
+/// token when set), the generated dashboard and rules under `/dashboards/`, all behind
+/// [`ObsLayer`] (which measures the `order-lookup` SLO on `/api/orders/{id}`).
 pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
     let health = Health::new();
     let db = Arc::clone(&store);
@@ -389,7 +401,14 @@ pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
         .route("/api/orders/{id}", get(get_order))
         .route("/api/users/{id}", get(get_user))
         .route("/metrics", get(metrics_handler(metrics_token)))
+        .route(
+            "/dashboards/{file}",
+            get(dashboards_handler(
+                DashboardOptions::new("orders"),
+                RuleOptions::new("orders"),
+            )),
+        )
         .with_state(store)
         .merge(health.router())
-        .layer(ObsLayer::new())
+        .layer(ObsLayer::new().slo("/api/orders/{id}", &ORDER_LOOKUP))
 }

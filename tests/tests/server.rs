@@ -294,3 +294,31 @@ fn unsupported_versions_and_head_timeouts() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(7), "{took:?}");
 }
+
+#[test]
+fn dashboards_and_rules_are_served_for_the_service() {
+    let server = MetricsServer::start(ServerConfig {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        token: Some("s3cret-token".to_owned()),
+        service: "checkout".to_owned(),
+        ..ServerConfig::default()
+    })
+    .expect("bind loopback");
+    let addr = server.local_addr();
+    let auth = "Authorization: Bearer s3cret-token\r\n";
+    assert_eq!(get(addr, "/dashboards/rules.yml", "").0, 401);
+    assert_eq!(get(addr, "/dashboards/grafana.json", "").0, 401);
+    let (status, head, body) = get(addr, "/dashboards/rules.yml", auth);
+    assert_eq!(status, 200);
+    assert!(head.contains("Content-Type: application/yaml"), "{head}");
+    assert!(body.starts_with("groups:\n"), "{body}");
+    assert!(
+        body.contains("expr: \"up{job=\\\"checkout\\\"} == 0\""),
+        "{body}"
+    );
+    let (status, head, body) = get(addr, "/dashboards/grafana.json", auth);
+    assert_eq!(status, 200);
+    assert!(head.contains("Content-Type: application/json"), "{head}");
+    assert!(body.contains("\"uid\": \"obs-checkout\""), "{body}");
+    assert_eq!(get(addr, "/dashboards/other.json", auth).0, 404);
+}

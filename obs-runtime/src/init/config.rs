@@ -40,7 +40,11 @@ impl Config {
         let (export, export_desc) = export::export(&mut s, &env)?;
         let filter = logs::filter(&mut s, &env)?;
         let logs = logs::logs(&mut s, &env)?;
-        let metrics = resolve::metrics_server(&mut s, &env)?;
+        let mut metrics = resolve::metrics_server(&mut s, &env)?;
+        if let (Some(server), Some(name)) = (&mut metrics, resource.get("service.name")) {
+            // The generated dashboard and rules select the service's Prometheus job.
+            server.service = name.to_string();
+        }
         Ok(Self {
             resource,
             export,

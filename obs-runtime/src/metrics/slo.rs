@@ -94,6 +94,19 @@ impl Slo {
         self
     }
 
+    /// Checks, in const evaluation, that the SLO can be measured on the HTTP layer's
+    /// request histogram ([`DEFAULT_BUCKETS`](super::DEFAULT_BUCKETS), up to 10 s), for
+    /// `ObsLayer::slo` (feature `axum`).
+    ///
+    /// # Panics
+    ///
+    /// In const evaluation (a compile error) when the latency threshold is above 10 s.
+    #[must_use]
+    pub const fn for_http(self) -> Self {
+        check_slo(&self, &super::DEFAULT_BUCKETS);
+        self
+    }
+
     /// What the SLO promises, in words.
     #[must_use]
     pub const fn describe(mut self, description: &'static str) -> Self {

@@ -14,7 +14,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::routes::{Route, routes};
-use crate::metrics::{HttpMethod, Label};
+use crate::metrics::{HttpMethod, Label, Slo};
 use crate::trace::propagation;
 use crate::{log, trace};
 
@@ -121,6 +121,30 @@ impl ObsLayer {
     /// The layer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Measures `slo` on the requests of the route template `route` (as written in the
+    /// router: `"/api/orders/{id}"`): its rules, alerts and panels join the generated ones
+    /// ([`dashboards`](crate::dashboards)), and a latency threshold becomes a bucket
+    /// boundary of that route's `http_request_duration_seconds`. Declare the SLO with
+    /// [`Slo::for_http`] so that a threshold the buckets cannot hold is a compile error.
+    ///
+    /// ```
+    /// use obs_runtime::metrics::Slo;
+    ///
+    /// const ORDERS: Slo = Slo::latency("orders-api", 99.0, 0.3).for_http();
+    /// let layer = obs_runtime::axum::ObsLayer::new().slo("/api/orders/{id}", &ORDERS);
+    /// # drop(layer);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the threshold is above the largest bucket of the HTTP histogram (10 s), which
+    /// [`Slo::for_http`] refuses at compile time.
+    #[must_use]
+    pub fn slo(self, route: &str, slo: &'static Slo) -> Self {
+        super::routes::set_route_slo(route, slo);
+        self
     }
 }
 

@@ -1,14 +1,23 @@
 //! HTTP services on axum 0.8 (feature `axum`): [`ObsLayer`] for RED metrics, server spans,
 //! propagation and request ids; [`Health`] for health checks; [`metrics_handler`] to serve
-//! `/metrics` from your own router instead of the embedded server.
+//! `/metrics` from your own router instead of the embedded server, and
+//! [`dashboards_handler`] for the generated Grafana dashboard and Prometheus rules.
 //!
 //! ```
 //! use axum::Router;
 //! use axum::routing::get;
+//! use obs_runtime::dashboards::{DashboardOptions, RuleOptions};
 //!
 //! let app: Router = Router::new()
 //!     .route("/metrics", get(obs_runtime::axum::metrics_handler(None)))
-//!     .route("/internal/metrics", get(obs_runtime::axum::metrics_handler(Some("s3cret".into()))));
+//!     .route("/internal/metrics", get(obs_runtime::axum::metrics_handler(Some("s3cret".into()))))
+//!     .route(
+//!         "/dashboards/{file}",
+//!         get(obs_runtime::axum::dashboards_handler(
+//!             DashboardOptions::new("orders"),
+//!             RuleOptions::new("orders"),
+//!         )),
+//!     );
 //! ```
 
 use std::future::{Ready, ready};
@@ -18,6 +27,7 @@ use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::dashboards::{DashboardOptions, RuleOptions, grafana_dashboard, prometheus_rules};
 use crate::http::server::metrics_response;
 use crate::metrics::Registry;
 
@@ -86,6 +96,29 @@ pub fn registry_handler(
                 HeaderValue::from_static(value),
             );
         }
+        ready(response)
+    }
+}
+
+/// A handler for a route `/…/{file}` answering `grafana.json` with the generated Grafana
+/// dashboard and `rules.yml` with the generated Prometheus rules (see
+/// [`dashboards`](crate::dashboards)); other names are `404`. Both are generated on each
+/// request, so SLOs registered since appear.
+pub fn dashboards_handler(
+    dashboard: DashboardOptions,
+    rules: RuleOptions,
+) -> impl Fn(axum::extract::Path<String>) -> Ready<Response> + Clone + Send + Sync + 'static {
+    let options = Arc::new((dashboard, rules));
+    move |axum::extract::Path(file): axum::extract::Path<String>| {
+        let (content_type, body) = match file.as_str() {
+            "grafana.json" => ("application/json", grafana_dashboard(&options.0)),
+            "rules.yml" => ("application/yaml", prometheus_rules(&options.1)),
+            _ => return ready((StatusCode::NOT_FOUND, "not found\n").into_response()),
+        };
+        let mut response = body.into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         ready(response)
     }
 }

@@ -2,13 +2,13 @@
 //! cell per method holding the duration histogram and the counts per status code.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::metrics::Collect;
 use crate::metrics::capped::CappedMap;
 use crate::metrics::encoding::{FamilyHeader, MetricEncoder, Number};
 use crate::metrics::name::MetricKind;
-use crate::metrics::{Counter, DEFAULT_BUCKETS, Histogram};
+use crate::metrics::{Counter, DEFAULT_BUCKETS, Histogram, Slo};
 use crate::metrics::{HttpMethod, Label};
 
 /// The `endpoint` of requests that matched no route.
@@ -95,6 +95,8 @@ pub(crate) struct MethodCells {
 /// One route template.
 pub(crate) struct Route {
     pub(crate) endpoint: Arc<str>,
+    /// The duration buckets: the defaults, plus the threshold of the route's SLO.
+    buckets: &'static [f64],
     methods: [OnceLock<Box<MethodCells>>; HttpMethod::CARDINALITY],
 }
 
@@ -103,10 +105,52 @@ impl Route {
         self.methods[method.index()].get_or_init(|| {
             Box::new(MethodCells {
                 statuses: StatusCounts::new(),
-                duration: Histogram::with_buckets(&DEFAULT_BUCKETS),
+                duration: Histogram::with_buckets(self.buckets),
             })
         })
     }
+}
+
+/// The buckets of routes with a latency SLO (few: one entry per SLO route, kept for the
+/// life of the process, which the histograms borrow them for).
+static SLO_BUCKETS: Mutex<Vec<(String, &'static [f64])>> = Mutex::new(Vec::new());
+
+/// Measures `slo` on `route`: registers it for the generated rules and dashboard, and makes
+/// its threshold a bucket boundary of the route's histogram (for cells created from now on).
+pub(crate) fn set_route_slo(route: &str, slo: &'static Slo) {
+    if let Some(t) = slo.latency {
+        assert!(
+            t <= DEFAULT_BUCKETS[DEFAULT_BUCKETS.len() - 1],
+            "the SLO `{}` has a latency threshold above the HTTP histogram's largest bucket (10 s); declare it with `Slo::for_http()`",
+            slo.name
+        );
+        let mut buckets: Vec<f64> = DEFAULT_BUCKETS.to_vec();
+        if !buckets.contains(&t) {
+            buckets.push(t);
+            buckets.sort_by(f64::total_cmp);
+        }
+        let mut table = SLO_BUCKETS.lock().unwrap_or_else(PoisonError::into_inner);
+        match table.iter_mut().find(|(r, _)| r == route) {
+            Some((_, existing)) => {
+                let mut merged: Vec<f64> = existing.to_vec();
+                merged.extend(buckets);
+                merged.sort_by(f64::total_cmp);
+                merged.dedup();
+                *existing = Box::leak(merged.into_boxed_slice());
+            }
+            None => table.push((route.to_owned(), Box::leak(buckets.into_boxed_slice()))),
+        }
+    }
+    crate::dashboards::register_route_slo(route, slo);
+}
+
+fn buckets_of(endpoint: &str) -> &'static [f64] {
+    SLO_BUCKETS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|(r, _)| r == endpoint)
+        .map_or(&DEFAULT_BUCKETS, |(_, b)| *b)
 }
 
 /// Every route seen, capped; routes past the cap share one entry.
@@ -118,6 +162,7 @@ pub(crate) struct Routes {
 fn route(endpoint: &str) -> Route {
     Route {
         endpoint: Arc::from(endpoint),
+        buckets: buckets_of(endpoint),
         methods: std::array::from_fn(|_| OnceLock::new()),
     }
 }

@@ -1,5 +1,7 @@
 //! An embedded metrics server on `std` alone: `/metrics` (format negotiated from
-//! `Accept`), `/health/live` and `/health/ready`, an optional bearer token.
+//! `Accept`), `/health/live` and `/health/ready`, the generated Grafana dashboard and
+//! Prometheus rules at `/dashboards/grafana.json` and `/dashboards/rules.yml` (see
+//! [`dashboards`](crate::dashboards)), and an optional bearer token for all but health.
 //!
 //! It needs no async runtime, so it works the same in a tokio service, a synchronous
 //! worker or a CLI. Each connection is served on its own short-lived thread. A slow or
@@ -27,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::dashboards::{DashboardOptions, RuleOptions, grafana_dashboard, prometheus_rules};
 use crate::metrics::Registry;
 use crate::metrics::self_metrics::{ConnectionDrop, SERVER_DROPPED};
 
@@ -37,7 +40,7 @@ use request::{BadRequest, DeadlineReader, read_head};
 /// The bearer token check, shared with the axum health endpoint.
 #[cfg(feature = "axum")]
 pub(crate) use response::bearer_matches;
-use response::{JSON, TEXT, write_response};
+use response::{JSON, TEXT, YAML, authorized, write_response};
 pub use response::{MetricsResponse, metrics_response};
 
 /// The default listen address, the OpenTelemetry Prometheus exporter's port on loopback.
@@ -68,6 +71,12 @@ pub struct ServerConfig {
     pub registry: &'static Registry,
     /// Whether the service is ready (default: always).
     pub ready: ReadyCheck,
+    /// The service's name (its Prometheus `job`): `/dashboards/grafana.json` and
+    /// `/dashboards/rules.yml` are generated for it (default `"service"`; [`init`] sets
+    /// the `service.name` of the resource).
+    ///
+    /// [`init`]: crate::init()
+    pub service: String,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -88,6 +97,7 @@ impl Default for ServerConfig {
             token: None,
             registry: Registry::global(),
             ready: Arc::new(|| true),
+            service: "service".to_owned(),
         }
     }
 }
@@ -373,6 +383,27 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
                 &response.body,
                 head_only,
             )
+        }
+        "/dashboards/grafana.json" | "/dashboards/rules.yml" => {
+            if !authorized(config.token.as_deref(), request.authorization.as_deref()) {
+                return write_response(
+                    stream,
+                    401,
+                    TEXT,
+                    &[("www-authenticate", "Bearer realm=\"metrics\"")],
+                    "unauthorized\n",
+                    head_only,
+                );
+            }
+            let (content_type, body) = if request.path == "/dashboards/grafana.json" {
+                (
+                    JSON,
+                    grafana_dashboard(&DashboardOptions::new(&config.service)),
+                )
+            } else {
+                (YAML, prometheus_rules(&RuleOptions::new(&config.service)))
+            };
+            write_response(stream, 200, content_type, &[], &body, head_only)
         }
         "/health/live" => {
             write_response(stream, 200, JSON, &[], "{\"status\":\"ok\"}\n", head_only)

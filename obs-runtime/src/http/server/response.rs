@@ -90,6 +90,7 @@ pub fn metrics_response(
 
 pub(super) const TEXT: &str = "text/plain; charset=utf-8";
 pub(super) const JSON: &str = "application/json";
+pub(super) const YAML: &str = "application/yaml";
 
 pub(super) fn write_response(
     stream: &mut TcpStream,
