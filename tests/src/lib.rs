@@ -5,6 +5,7 @@
     reason = "test helpers panic to fail the calling test"
 )]
 
+pub mod alertmanager;
 pub mod otlp;
 pub mod prom_server;
 

@@ -41,15 +41,24 @@ impl Prometheus {
     /// Starts Prometheus scraping `target`'s `/metrics` every second as job `job`, and
     /// waits until it is ready.
     pub fn start(job: &str, target: SocketAddr) -> Self {
+        Self::start_with(job, target, "", &[])
+    }
+
+    /// As [`start`](Self::start), with `extra` appended to the configuration (`rule_files`,
+    /// `alerting`) and `files` written beside it first (`rules.yml`).
+    pub fn start_with(job: &str, target: SocketAddr, extra: &str, files: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "obs-prometheus-{}-{}",
             std::process::id(),
             free_port()
         ));
         std::fs::create_dir_all(dir.join("data")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: {job}\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n"
+             scrape_configs:\n  - job_name: {job}\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{target}']\n{extra}"
         );
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let port = free_port();

@@ -19,7 +19,7 @@ pub(super) fn red_overview(b: &mut Board, job: &str) {
         "5xx ratio by route",
         &[(
             format!(
-                "sum by (endpoint) (rate(http_requests_total{{{job}, status_code=~\"5..\"}}[$__rate_interval])) / sum by (endpoint) (rate(http_requests_total{{{job}}}[$__rate_interval]))"
+                "(sum by (endpoint) (rate(http_requests_total{{{job}, status_code=~\"5..\"}}[$__rate_interval])) or 0 * sum by (endpoint) (rate(http_requests_total{{{job}}}[$__rate_interval]))) / sum by (endpoint) (rate(http_requests_total{{{job}}}[$__rate_interval]))"
             ),
             "{{endpoint}}",
         )],
@@ -48,7 +48,7 @@ pub(super) fn red_overview(b: &mut Board, job: &str) {
         "Error ratio by function",
         &[(
             format!(
-                "sum by (module, function) (rate(function_calls_total{{{job}, result=\"error\"}}[$__rate_interval])) / sum by (module, function) (rate(function_calls_total{{{job}}}[$__rate_interval]))"
+                "(sum by (module, function) (rate(function_calls_total{{{job}, result=\"error\"}}[$__rate_interval])) or 0 * sum by (module, function) (rate(function_calls_total{{{job}}}[$__rate_interval]))) / sum by (module, function) (rate(function_calls_total{{{job}}}[$__rate_interval]))"
             ),
             "{{module}}::{{function}}",
         )],
