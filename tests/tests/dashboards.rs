@@ -333,7 +333,7 @@ import json, sys
 d = json.load(sys.stdin)
 assert d["schemaVersion"] >= 39, d["schemaVersion"]
 names = [v["name"] for v in d["templating"]["list"]]
-assert names == ["datasource", "job", "instance"], names
+assert names == ["datasource", "job", "instance", "endpoint"], names
 ids = [p["id"] for p in d["panels"]]
 assert len(ids) == len(set(ids)), "duplicate panel ids"
 cells = set()
@@ -355,6 +355,7 @@ for p in d["panels"]:
         if "Latency" in p["title"] or "latency" in p["title"]:
             assert t["exemplar"] is True, p["title"]
 rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
+assert [p.get("repeat") for p in d["panels"] if p["type"] == "row"][1] == "endpoint"
 print("\n".join(rows))
 print(sum(1 for p in d["panels"] if p["title"].startswith("SLO ")))
 "#;
@@ -382,7 +383,8 @@ print(sum(1 for p in d["panels"] if p["title"].startswith("SLO ")))
     let module = module_path!();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "HTTP routes (RED)");
-    assert_eq!(lines[1], "Observed functions (RED)");
+    assert_eq!(lines[1], "Route $endpoint");
+    assert_eq!(lines[2], "Observed functions (RED)");
     for f in ["pay", "quote", "refund"] {
         assert!(
             lines.contains(&format!("{module}::{f}").as_str()),

@@ -102,6 +102,9 @@ fn generated_rules_and_dashboard_on_a_live_prometheus() {
     let dashboard: Value =
         serde_json::from_str(&grafana_dashboard(&DashboardOptions::new("orders"))).unwrap();
     let red = [
+        "Requests by status",
+        "Route 5xx ratio",
+        "Route latency",
         "Request rate by route",
         "5xx ratio by route",
         "Latency by route",
@@ -118,7 +121,8 @@ fn generated_rules_and_dashboard_on_a_live_prometheus() {
                 .unwrap()
                 .replace("$__rate_interval", "1m")
                 .replace("$job", "orders")
-                .replace("$instance", ".*");
+                .replace("$instance", ".*")
+                .replace("$endpoint", ".*");
             // `query` asserts Prometheus answered `success`.
             let result = prometheus.query(&expr);
             evaluated += 1;

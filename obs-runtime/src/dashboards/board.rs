@@ -66,6 +66,12 @@ impl Board {
 
     /// A collapsed-free row header starting a new line of panels.
     pub(super) fn row(&mut self, title: &str) {
+        self.row_repeated(title, None);
+    }
+
+    /// A row Grafana repeats, with the panels below it, once per value of the template
+    /// variable `repeat` (a row per route).
+    pub(super) fn row_repeated(&mut self, title: &str, repeat: Option<&str>) {
         if self.x > 0 {
             self.y += HEIGHT;
             self.x = 0;
@@ -79,6 +85,9 @@ impl Board {
             ("gridPos", grid(0, self.y, 24, 1)),
             ("panels", Json::Arr(Vec::new())),
         ]));
+        if let (Some(var), Some(Json::Obj(row))) = (repeat, self.panels.last_mut()) {
+            row.push(("repeat".to_owned(), Json::str(var)));
+        }
         self.y += 1;
     }
 
@@ -154,6 +163,10 @@ impl Board {
             ]),
             variable("job", "label_values(up, job)"),
             variable("instance", "label_values(up{job=~\"$job\"}, instance)"),
+            variable(
+                "endpoint",
+                "label_values(http_requests_total{job=~\"$job\"}, endpoint)",
+            ),
         ];
         let mut links = Vec::new();
         if let Some(uid) = &options.traces_datasource_uid {

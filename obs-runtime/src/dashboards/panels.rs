@@ -32,6 +32,36 @@ pub(super) fn red_overview(b: &mut Board, job: &str) {
         "s",
         true,
     );
+    b.row_repeated("Route $endpoint", Some("endpoint"));
+    let route = format!("{job}, endpoint=~\"$endpoint\"");
+    b.timeseries(
+        "Requests by status",
+        &[(
+            format!(
+                "sum by (status_code) (rate(http_requests_total{{{route}}}[$__rate_interval]))"
+            ),
+            "{{status_code}}",
+        )],
+        "reqps",
+        false,
+    );
+    b.timeseries(
+        "Route 5xx ratio",
+        &[(
+            format!(
+                "(sum(rate(http_requests_total{{{route}, status_code=~\"5..\"}}[$__rate_interval])) or 0 * sum(rate(http_requests_total{{{route}}}[$__rate_interval]))) / sum(rate(http_requests_total{{{route}}}[$__rate_interval]))"
+            ),
+            "5xx",
+        )],
+        "percentunit",
+        false,
+    );
+    b.timeseries(
+        "Route latency",
+        &quantiles("http_request_duration_seconds_bucket", &route, false),
+        "s",
+        true,
+    );
     b.row("Observed functions (RED)");
     b.timeseries(
         "Call rate by function",
