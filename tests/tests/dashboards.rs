@@ -354,6 +354,18 @@ for p in d["panels"]:
         assert t["expr"] and t["refId"], p["title"]
         if "Latency" in p["title"] or "latency" in p["title"]:
             assert t["exemplar"] is True, p["title"]
+# Grafana's schema models (grafana-foundation-sdk) read the dashboard, and what they
+# write back keeps every panel's type, position, unit and queries.
+from grafana_foundation_sdk.models import dashboard as schema
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+typed = json.loads(json.dumps(schema.Dashboard.from_json(d), cls=JSONEncoder))
+assert typed["schemaVersion"] == d["schemaVersion"] and typed["uid"] == d["uid"]
+assert len(typed["panels"]) == len(d["panels"])
+for mine, theirs in zip(d["panels"], typed["panels"]):
+    assert theirs["type"] == mine["type"] and theirs["gridPos"] == mine["gridPos"], mine["title"]
+    if mine["type"] != "row":
+        assert theirs["fieldConfig"]["defaults"]["unit"] == mine["fieldConfig"]["defaults"]["unit"]
+        assert [t["expr"] for t in theirs["targets"]] == [t["expr"] for t in mine["targets"]]
 rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
 assert [p.get("repeat") for p in d["panels"] if p["type"] == "row"][1] == "endpoint"
 print("\n".join(rows))
