@@ -139,7 +139,10 @@ fn http_layer_end_to_end() {
         .iter()
         .map(|l| l["message"].as_str().unwrap())
         .collect();
-    assert_eq!(messages, ["payment captured", "order created"]);
+    assert_eq!(
+        messages,
+        ["payment captured", "order created", "request completed"]
+    );
     assert!(
         lines
             .iter()

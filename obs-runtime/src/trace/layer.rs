@@ -204,7 +204,9 @@ where
             return;
         }
         let meta = event.metadata();
-        if meta.target() == crate::trace::ERROR_LOG_TARGET {
+        if meta.target() == crate::trace::ERROR_LOG_TARGET
+            || meta.target() == crate::trace::ACCESS_TARGET
+        {
             // The log echo of an `#[observe(err(..))]` failure: the span already has the
             // `exception` event with the same facts.
             return;

@@ -76,3 +76,7 @@ pub(crate) const EXCEPTION_TARGET: &str = "obs::exception";
 /// Target of the log line `err(level = ..)` asks for: the span already has the matching
 /// `exception` event, so the trace layer records no second span event for it.
 pub(crate) const ERROR_LOG_TARGET: &str = "obs::error";
+
+/// Target of the access log lines of the HTTP layer: the span already has their
+/// attributes, so the trace layer records no span event for them.
+pub(crate) const ACCESS_TARGET: &str = "obs::access";

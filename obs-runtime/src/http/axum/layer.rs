@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use tracing::Span;
 use tracing::field::Empty;
 
+use super::access::{AccessLog, RequestLine};
 use super::routes::{Route, routes};
 use crate::metrics::{HttpMethod, Label, Slo};
 use crate::trace::propagation;
@@ -114,13 +115,22 @@ fn new_id() -> Arc<str> {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct ObsLayer {
-    _private: (),
+    access: AccessLog,
 }
 
 impl ObsLayer {
     /// The layer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the access log: one line per request when it completes (default
+    /// [`AccessLog::DEFAULT`]: `info`, `warn` for 4xx, `error` for 5xx; [`AccessLog::OFF`]
+    /// for none).
+    #[must_use]
+    pub fn access_log(mut self, access: AccessLog) -> Self {
+        self.access = access;
+        self
     }
 
     /// Measures `slo` on the requests of the route template `route` (as written in the
@@ -152,7 +162,10 @@ impl<S> tower_layer::Layer<S> for ObsLayer {
     type Service = ObsService<S>;
 
     fn layer(&self, inner: S) -> ObsService<S> {
-        ObsService { inner }
+        ObsService {
+            inner,
+            access: self.access,
+        }
     }
 }
 
@@ -160,6 +173,7 @@ impl<S> tower_layer::Layer<S> for ObsLayer {
 #[derive(Clone, Debug)]
 pub struct ObsService<S> {
     inner: S,
+    access: AccessLog,
 }
 
 impl<S, B, RB> tower_service::Service<Request<B>> for ObsService<S>
@@ -184,6 +198,11 @@ where
             .get::<MatchedPath>()
             .map(MatchedPath::as_str);
         let route = routes().get(template);
+        let method_attr = match method {
+            HttpMethod::Other => "_OTHER",
+            known => known.as_str(),
+        };
+        let line = RequestLine::new(self.access, &request, method_attr, template);
         let id: Arc<str> = match accepted_id(request.headers()) {
             Some(id) => Arc::from(id),
             None => new_id(),
@@ -227,6 +246,8 @@ where
                 start,
                 echo,
                 polling: std::cell::Cell::new(false),
+                access: self.access,
+                line,
             }),
         }
     }
@@ -287,6 +308,9 @@ struct InFlight {
     /// Set while the inner future is polled: still set when the future is dropped means
     /// the handler panicked (the executor catches the panic, then drops the future).
     polling: std::cell::Cell<bool>,
+    access: AccessLog,
+    /// The access log line's request parts, when the access log is on.
+    line: Option<Box<RequestLine>>,
 }
 
 impl InFlight {
@@ -308,6 +332,9 @@ impl InFlight {
         cells.duration.observe(seconds);
         cells.statuses.inc(status);
         HTTP_IN_PROGRESS.with(self.method).dec();
+        if let Some(line) = &self.line {
+            line.write(self.access, status, seconds * 1e3);
+        }
     }
 }
 

@@ -31,10 +31,12 @@ use crate::dashboards::{DashboardOptions, RuleOptions, grafana_dashboard, promet
 use crate::http::server::metrics_response;
 use crate::metrics::Registry;
 
+mod access;
 mod health;
 mod layer;
 mod routes;
 
+pub use access::{AccessLog, MAX_ACCESS_FIELD_LEN};
 pub use health::{ComponentHealth, DEFAULT_CACHE, ErrorDetails, Health, HealthReport};
 pub use layer::{
     CLIENT_CLOSED, MAX_REQUEST_ID_LEN, ObsLayer, ObsService, REQUEST_ID_HEADER, RequestId,

@@ -1,0 +1,170 @@
+//! The access log: one line per request, when it completes.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::http::header::USER_AGENT;
+use tracing::Level;
+
+/// Longest user agent and path kept in an access log line, in bytes (longer ones are cut
+/// at a character boundary and end in `…`).
+pub const MAX_ACCESS_FIELD_LEN: usize = 256;
+
+/// Whether [`ObsLayer`](super::ObsLayer) writes an access log line per request, and at
+/// which level for each outcome.
+///
+/// The line is a `tracing` event (target `obs::access`, message `request completed`) in
+/// the request's span, so the JSON log line also carries its `trace_id`, `span_id` and
+/// `request_id`. Its fields: `http.request.method`, `http.route` (the template, absent
+/// when no route matched), `url.path` (never the query string), `http.response.status_code`
+/// (`499` when the client went away first), `duration_ms`, `client.address` (when the
+/// server was started with `into_make_service_with_connect_info`) and
+/// `user_agent.original`, both length-capped.
+///
+/// ```
+/// use obs_runtime::axum::{AccessLog, ObsLayer};
+/// use obs_runtime::tracing::Level;
+///
+/// let quiet = ObsLayer::new().access_log(AccessLog::levels(Level::DEBUG, Level::INFO, Level::ERROR));
+/// let off = ObsLayer::new().access_log(AccessLog::OFF);
+/// # drop((quiet, off));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessLog {
+    levels: Option<[Level; 3]>,
+}
+
+impl AccessLog {
+    /// On: `info` for success, `warn` for 4xx (and 499), `error` for 5xx.
+    pub const DEFAULT: AccessLog = AccessLog {
+        levels: Some([Level::INFO, Level::WARN, Level::ERROR]),
+    };
+
+    /// No access log lines.
+    pub const OFF: AccessLog = AccessLog { levels: None };
+
+    /// On, with these levels for success (below 400), client errors (4xx) and server
+    /// errors (5xx).
+    pub const fn levels(ok: Level, client_error: Level, server_error: Level) -> Self {
+        Self {
+            levels: Some([ok, client_error, server_error]),
+        }
+    }
+
+    fn level(self, status: u16) -> Option<Level> {
+        let [ok, client, server] = self.levels?;
+        Some(match status {
+            500.. => server,
+            400..500 => client,
+            _ => ok,
+        })
+    }
+}
+
+impl Default for AccessLog {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What the line needs from the request, taken when it arrives.
+#[derive(Debug)]
+pub(super) struct RequestLine {
+    method: &'static str,
+    route: Option<String>,
+    path: String,
+    client: Option<SocketAddr>,
+    user_agent: Option<String>,
+}
+
+/// `s` cut to at most [`MAX_ACCESS_FIELD_LEN`] bytes, at a character boundary.
+fn capped(s: &str) -> String {
+    if s.len() <= MAX_ACCESS_FIELD_LEN {
+        return s.to_owned();
+    }
+    let mut end = MAX_ACCESS_FIELD_LEN - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+impl RequestLine {
+    /// The request's parts for the line, or `None` when the log is off.
+    pub(super) fn new<B>(
+        config: AccessLog,
+        request: &Request<B>,
+        method: &'static str,
+        route: Option<&str>,
+    ) -> Option<Box<Self>> {
+        config.levels?;
+        Some(Box::new(Self {
+            method,
+            route: route.map(str::to_owned),
+            path: capped(request.uri().path()),
+            client: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            user_agent: request
+                .headers()
+                .get(USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(capped),
+        }))
+    }
+
+    /// Writes the line (inside the request's span).
+    pub(super) fn write(&self, config: AccessLog, status: u16, duration_ms: f64) {
+        let Some(level) = config.level(status) else {
+            return;
+        };
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: crate::trace::ACCESS_TARGET,
+                    $level,
+                    http.request.method = self.method,
+                    http.route = self.route.as_deref(),
+                    url.path = %self.path,
+                    http.response.status_code = status,
+                    duration_ms,
+                    client.address = self.client.map(tracing::field::display),
+                    user_agent.original = self.user_agent.as_deref(),
+                    "request completed"
+                )
+            };
+        }
+        match level {
+            Level::ERROR => line!(Level::ERROR),
+            Level::WARN => line!(Level::WARN),
+            Level::INFO => line!(Level::INFO),
+            Level::DEBUG => line!(Level::DEBUG),
+            _ => line!(Level::TRACE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_by_outcome_and_caps() {
+        let log = AccessLog::DEFAULT;
+        assert_eq!(log.level(200), Some(Level::INFO));
+        assert_eq!(log.level(404), Some(Level::WARN));
+        assert_eq!(log.level(499), Some(Level::WARN));
+        assert_eq!(log.level(503), Some(Level::ERROR));
+        assert_eq!(AccessLog::OFF.level(500), None);
+        let agent = "é".repeat(300);
+        let cut = capped(&agent);
+        assert!(
+            cut.len() <= MAX_ACCESS_FIELD_LEN && cut.ends_with('…'),
+            "{}",
+            cut.len()
+        );
+        assert_eq!(capped("curl/8"), "curl/8");
+    }
+}
