@@ -8,10 +8,15 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use obs_runtime::axum::{AccessLog, MAX_ACCESS_FIELD_LEN, ObsLayer};
+use obs_runtime::axum::{AccessLog, MAX_ACCESS_FIELD_LEN, ObsLayer, PanicLayer};
 use obs_runtime::tracing::Level;
 use obs_tests::http_call;
 use serde_json::Value;
+
+/// A handler with a bug, whose message names a secret.
+async fn panics() -> &'static str {
+    panic!("bug at db=postgres://app:hunter2@db/prod")
+}
 
 fn router(layer: ObsLayer) -> Router {
     Router::new()
@@ -27,6 +32,8 @@ fn router(layer: ObsLayer) -> Router {
                 "late"
             }),
         )
+        .route("/panic", get(panics))
+        .layer(PanicLayer::new())
         .layer(layer)
 }
 
@@ -168,6 +175,46 @@ fn one_line_per_request_field_by_field() {
     wait_for_line(&installed, "req-after-off");
     assert!(line_for(&access_lines(&installed), "req-off-1").is_none());
 
+    // A handler panic is answered with a JSON 500 carrying the request id, counted as a
+    // 500 of error type `panic`, and the server keeps serving.
+    let before = obs_tests::global_sample(
+        "http_requests_total",
+        &[
+            ("method", "GET"),
+            ("endpoint", "/panic"),
+            ("status_code", "500"),
+        ],
+    )
+    .unwrap_or(0.0);
+    let r = http_call(
+        addr,
+        "GET",
+        "/panic",
+        &[("x-request-id", b"req-panic-1")],
+        None,
+    );
+    assert_eq!(r.status, 500);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "internal server error", "request_id": "req-panic-1"})
+    );
+    assert!(!r.body.contains("hunter2"));
+    assert_eq!(wait_for_line(&installed, "req-panic-1")["level"], "ERROR");
+    assert_eq!(
+        obs_tests::global_sample(
+            "http_requests_total",
+            &[
+                ("method", "GET"),
+                ("endpoint", "/panic"),
+                ("status_code", "500")
+            ],
+        ),
+        Some(before + 1.0)
+    );
+    assert_eq!(get_with_id(addr, "/items/3", "req-after-panic", "x"), 200);
+
     // Exactly one line per request id.
     let lines = access_lines(&installed);
     for id in [
@@ -183,9 +230,28 @@ fn one_line_per_request_field_by_field() {
             "{id}"
         );
     }
-    // The server spans carry no access log event: their attributes are already there.
+    // The server spans carry no access log event: their attributes are already there. The
+    // panicking request's span has error type `panic` and the scrubbed message.
     installed.guard.flush(Duration::from_secs(5));
     let spans = installed.receiver.wait_for(1, Duration::from_secs(5));
+    let panicked = obs_tests::otlp::by_request_id(&spans, "req-panic-1");
+    assert_eq!(
+        obs_tests::otlp::attr(&panicked.span.attributes, "error.type").as_deref(),
+        Some("panic")
+    );
+    let event = panicked
+        .span
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("exception event");
+    let message = event
+        .attributes
+        .iter()
+        .find(|a| a.key == "exception.message")
+        .map(|a| format!("{:?}", a.value))
+        .unwrap();
+    assert!(!message.contains("hunter2"), "{message}");
     assert!(
         spans
             .iter()

@@ -14,6 +14,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::access::{AccessLog, RequestLine};
+use super::panic::Panicked;
 use super::routes::{Route, routes};
 use crate::metrics::{HttpMethod, Label, Slo};
 use crate::trace::propagation;
@@ -413,7 +414,9 @@ where
                         .headers_mut()
                         .insert(HeaderName::from_static(REQUEST_ID_HEADER), echo);
                 }
-                state.finish(response.status().as_u16(), None);
+                // A panic that `PanicLayer` answered: a 500 of error type `panic`.
+                let panicked = response.extensions().get::<Panicked>().map(|_| "panic");
+                state.finish(response.status().as_u16(), panicked);
                 Poll::Ready(Ok(response))
             }
             Err(error) => {

@@ -34,6 +34,7 @@ use crate::metrics::Registry;
 mod access;
 mod health;
 mod layer;
+mod panic;
 mod routes;
 
 pub use access::{AccessLog, MAX_ACCESS_FIELD_LEN};
@@ -42,6 +43,7 @@ pub use layer::{
     CLIENT_CLOSED, MAX_REQUEST_ID_LEN, ObsLayer, ObsService, REQUEST_ID_HEADER, RequestId,
     ResponseFuture,
 };
+pub use panic::{PanicFuture, PanicLayer, PanicService};
 pub use routes::{MAX_ENDPOINTS, UNMATCHED};
 
 /// Writes the current span's `traceparent` (and `tracestate`) into `headers`, for an
