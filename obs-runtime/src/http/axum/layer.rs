@@ -14,7 +14,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::access::{AccessLog, RequestLine};
-use super::panic::Panicked;
+use super::outcome::Panicked;
 use super::routes::{Route, routes};
 use crate::metrics::{HttpMethod, Label, Slo};
 use crate::trace::propagation;

@@ -34,6 +34,7 @@ use crate::metrics::Registry;
 mod access;
 mod health;
 mod layer;
+mod outcome;
 mod panic;
 mod routes;
 

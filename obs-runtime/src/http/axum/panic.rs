@@ -14,11 +14,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 
 use super::layer::RequestId;
-
-/// Marks a response made from a panic, so that [`ObsLayer`](super::ObsLayer) records
-/// `error.type = "panic"` on the request.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Panicked;
+use super::outcome::Panicked;
 
 /// A layer that answers a handler panic with `500` and a JSON body
 /// `{"error":"internal server error","request_id":"…"}`, as the observability guides
