@@ -200,6 +200,21 @@ impl Builder {
         self
     }
 
+    /// Exposes the stable metrics of the Tokio runtime of `handle` (feature
+    /// `tokio-runtime`): `tokio_workers`, `tokio_alive_tasks`, `tokio_global_queue_depth`,
+    /// and per worker `tokio_worker_busy_seconds_total` and `tokio_worker_parks_total`.
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let builder = obs_runtime::init().tokio_runtime(rt.handle().clone());
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "tokio-runtime")]
+    pub fn tokio_runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.settings.tokio = Some(handle);
+        self
+    }
+
     /// What `/health/ready` reports.
     pub fn ready(mut self, check: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.settings.ready = Some(Arc::new(check));

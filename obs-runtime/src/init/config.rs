@@ -26,6 +26,8 @@ pub(super) struct Config {
     pub(super) filter: Filter,
     pub(super) logs: Option<LogLayer>,
     pub(super) metrics: Option<ServerConfig>,
+    #[cfg(feature = "tokio-runtime")]
+    pub(super) tokio: Option<tokio::runtime::Handle>,
 }
 
 impl Config {
@@ -56,10 +58,28 @@ impl Config {
             filter,
             logs,
             metrics,
+            #[cfg(feature = "tokio-runtime")]
+            tokio: s.tokio.take(),
         })
     }
 
     pub(super) fn start(self) -> Result<Telemetry, InitError> {
+        // `target_info`: the resource's identity, on a constant 1.
+        let identity: Vec<(&str, String)> = [
+            "service.name",
+            "service.namespace",
+            "service.version",
+            "service.instance.id",
+            "deployment.environment.name",
+        ]
+        .into_iter()
+        .filter_map(|k| self.resource.get(k).map(|v| (k, v.to_string())))
+        .collect();
+        crate::metrics::runtime::set_target_info(&identity);
+        #[cfg(feature = "tokio-runtime")]
+        if let Some(handle) = self.tokio.clone() {
+            crate::metrics::runtime::observe_tokio(handle);
+        }
         let server = match self.metrics {
             Some(config) => {
                 let addr = config.addr;

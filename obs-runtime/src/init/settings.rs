@@ -32,6 +32,8 @@ pub(super) struct Settings {
     pub(super) metrics: Metrics,
     pub(super) metrics_token: Option<String>,
     pub(super) ready: Option<ReadyCheck>,
+    #[cfg(feature = "tokio-runtime")]
+    pub(super) tokio: Option<tokio::runtime::Handle>,
 }
 
 impl Default for Settings {
@@ -58,6 +60,8 @@ impl Default for Settings {
             metrics: Metrics::FromEnv,
             metrics_token: None,
             ready: None,
+            #[cfg(feature = "tokio-runtime")]
+            tokio: None,
         }
     }
 }

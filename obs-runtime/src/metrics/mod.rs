@@ -38,6 +38,7 @@ pub(crate) mod interop;
 pub(crate) mod label;
 pub use obs_names as name;
 mod registry;
+pub(crate) mod runtime;
 pub(crate) mod self_metrics;
 pub(crate) mod slo;
 mod summary;
