@@ -9,7 +9,7 @@ use super::logs::{self, Filter};
 use super::resolve;
 use super::settings::Settings;
 use crate::http::server::{MetricsServer, ServerConfig};
-use crate::log::LogLayer;
+use crate::log::{LogLayer, LogWriter};
 use crate::trace::{
     Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TailSampling, TraceLayer,
 };
@@ -25,6 +25,7 @@ pub(super) struct Config {
     pub(super) limits: SpanLimits,
     pub(super) filter: Filter,
     pub(super) logs: Option<LogLayer>,
+    pub(super) log_writer: Option<LogWriter>,
     pub(super) metrics: Option<ServerConfig>,
     #[cfg(feature = "tokio-runtime")]
     pub(super) tokio: Option<tokio::runtime::Handle>,
@@ -41,7 +42,7 @@ impl Config {
         let tail = s.tail.take();
         let (export, export_desc) = export::export(&mut s, &env)?;
         let filter = logs::filter(&mut s, &env)?;
-        let logs = logs::logs(&mut s, &env)?;
+        let (logs, log_writer) = logs::logs(&mut s, &env)?.unzip();
         let mut metrics = resolve::metrics_server(&mut s, &env)?;
         if let (Some(server), Some(name)) = (&mut metrics, resource.get("service.name")) {
             // The generated dashboard and rules select the service's Prometheus job.
@@ -57,6 +58,7 @@ impl Config {
             limits,
             filter,
             logs,
+            log_writer,
             metrics,
             #[cfg(feature = "tokio-runtime")]
             tokio: s.tokio.take(),
@@ -133,6 +135,7 @@ impl Config {
                 pipeline,
                 server,
                 summary,
+                log_writer: self.log_writer,
             },
         })
     }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::http::server::MetricsServer;
+use crate::log::LogWriter;
 use crate::trace::Pipeline;
 
 /// A built runtime: the dispatcher and the guard that owns the pipeline and server.
@@ -36,6 +37,7 @@ pub struct Guard {
     pub(super) pipeline: Option<Pipeline>,
     pub(super) server: Option<MetricsServer>,
     pub(super) summary: String,
+    pub(super) log_writer: Option<LogWriter>,
 }
 
 impl fmt::Debug for Guard {
@@ -64,9 +66,12 @@ impl Guard {
 
     /// Exports what is queued, waiting at most `timeout`; `false` on timeout.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.pipeline
+        let spans = self
+            .pipeline
             .as_ref()
-            .is_none_or(|p| p.force_flush(timeout))
+            .is_none_or(|p| p.force_flush(timeout));
+        let logs = self.log_writer.as_ref().is_none_or(|w| w.flush(timeout));
+        spans && logs
     }
 }
 
@@ -77,6 +82,10 @@ impl Drop for Guard {
         }
         if let Some(server) = self.server.take() {
             server.shutdown();
+        }
+        // The log lines still queued reach their output before the program goes on.
+        if let Some(writer) = self.log_writer.take() {
+            writer.flush(Duration::from_secs(2));
         }
     }
 }

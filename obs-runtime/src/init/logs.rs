@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 use super::env::Env;
 use super::error::{InitError, invalid};
 use super::settings::Settings;
-use crate::log::{LogFormat, LogLayer, LogWriter};
+use crate::log::{DEFAULT_QUEUE_LINES, LogFormat, LogLayer, LogWriter};
 
 /// The global filter: `Targets` when the directives are static (`info,my_crate=debug`),
 /// which keeps no per-span state; `EnvFilter` when they filter on spans or fields
@@ -72,8 +72,12 @@ pub(super) fn filter(s: &mut Settings, env: &Env) -> Result<Filter, InitError> {
     Ok(filter)
 }
 
-/// The log layer, unless code turned logs off: the format from code or `OBS_LOG_FORMAT`.
-pub(super) fn logs(s: &mut Settings, env: &Env) -> Result<Option<LogLayer>, InitError> {
+/// The log layer, unless code turned logs off: the format from code or `OBS_LOG_FORMAT`,
+/// and the writer it writes to (standard output through a non-blocking queue by default).
+pub(super) fn logs(
+    s: &mut Settings,
+    env: &Env,
+) -> Result<Option<(LogLayer, LogWriter)>, InitError> {
     let format = match s.log_format {
         Some(f) => f,
         None => match env
@@ -96,13 +100,14 @@ pub(super) fn logs(s: &mut Settings, env: &Env) -> Result<Option<LogLayer>, Init
         },
     };
     let logs = s.logs.then(|| {
-        std::mem::take(&mut s.log_allowed).into_iter().fold(
-            LogLayer::new(
-                format,
-                s.log_writer.take().unwrap_or_else(LogWriter::stdout),
-            ),
-            LogLayer::allow,
-        )
+        let writer = s
+            .log_writer
+            .take()
+            .unwrap_or_else(|| LogWriter::non_blocking(LogWriter::stdout(), DEFAULT_QUEUE_LINES));
+        let layer = std::mem::take(&mut s.log_allowed)
+            .into_iter()
+            .fold(LogLayer::new(format, writer.clone()), LogLayer::allow);
+        (layer, writer)
     });
     Ok(logs)
 }

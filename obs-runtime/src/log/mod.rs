@@ -47,7 +47,7 @@ mod writer;
 pub use crate::redact::REDACTED;
 pub use bind::bind;
 pub use layer::LogLayer;
-pub use writer::{LogFormat, LogWriter, MemoryLog};
+pub use writer::{DEFAULT_QUEUE_LINES, LogFormat, LogWriter, MemoryLog};
 
 /// JSON string escaping, shared with the health endpoint's body.
 #[cfg(feature = "axum")]

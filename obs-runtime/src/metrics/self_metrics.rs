@@ -51,4 +51,7 @@ obs_macros::metric! {
     pub(crate) counter SPAN_LIMITS("obs_span_limits_total", limit: SpanLimit);
     /// Connections the embedded metrics server closed without serving them, by reason.
     pub(crate) counter SERVER_DROPPED("obs_metrics_server_dropped_total", reason: ConnectionDrop);
+    /// Log lines dropped because the non-blocking writer's queue was full (its output
+    /// could not keep up).
+    pub(crate) counter LOG_LINES_DROPPED("obs_log_lines_dropped_total");
 }
