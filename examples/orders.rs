@@ -42,7 +42,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("ORDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
     let mut init = obs_runtime::init()
         .service_name("orders")
-        .service_version(env!("CARGO_PKG_VERSION"));
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .tokio_runtime(tokio::runtime::Handle::current());
     if std::env::var_os("OBS_METRICS_ADDR").is_none() {
         // The service serves /metrics itself.
         init = init.metrics_addr(None);
