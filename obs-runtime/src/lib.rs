@@ -63,6 +63,8 @@
 //!   still installs traces (ids, sampling, exemplars, a custom [`trace::SpanExporter`]),
 //!   logs and the metrics server, and refuses an OTLP endpoint with an error naming this
 //!   feature.
+//! - `otlp-tls`: OTLP over `https://` (HTTP/protobuf) with rustls, a custom CA and mTLS
+//!   from the standard `OTEL_EXPORTER_OTLP_*CERTIFICATE`/`_CLIENT_KEY` variables.
 //! - `otlp-grpc`: OTLP over gRPC as well (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), through
 //!   tonic. Without it, asking for gRPC is an [`init::InitError`] naming this feature.
 //! - `prometheus` (default): interop with the `prometheus` crate. obs families implement
@@ -70,6 +72,8 @@
 //!   `prometheus::default_registry()`.
 //! - `process` (default): process metrics (CPU, memory, open file descriptors) on Linux,
 //!   through the `prometheus` crate's process collector.
+//! - `tokio-runtime` (default): `init().tokio_runtime(handle)` exposes the Tokio runtime's
+//!   metrics.
 //! - `log-bridge` (default): `init().install()` forwards records of the `log` crate to the
 //!   subscriber, so libraries that log through `log` reach the same JSON lines.
 //! - `axum`: the tower layer for HTTP services (RED metrics per

@@ -74,6 +74,8 @@ struct State {
     /// Milliseconds to wait before answering.
     delay_ms: AtomicU64,
     stop: AtomicBool,
+    /// TLS handshakes that failed.
+    handshake_failures: AtomicU64,
 }
 
 impl State {
@@ -132,6 +134,84 @@ impl Receiver {
         }
     }
 
+    /// An HTTP/protobuf receiver over TLS on a free loopback port, presenting the
+    /// certificate chain `cert_pem` with key `key_pem`; with `client_ca_pem`, it requires a
+    /// client certificate signed by that CA (mTLS). Handshakes that fail are counted in
+    /// [`handshake_failures`](Self::handshake_failures).
+    pub fn https(cert_pem: &str, key_pem: &str, client_ca_pem: Option<&str>) -> Self {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = match client_ca_pem {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                    roots.add(cert.unwrap()).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the OTLP/HTTPS receiver");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let thread_state = Arc::clone(&state);
+        listener.set_nonblocking(true).unwrap();
+        let handle = std::thread::spawn(move || {
+            while !thread_state.stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let state = Arc::clone(&thread_state);
+                        let config = Arc::clone(&config);
+                        std::thread::spawn(move || {
+                            stream.set_nonblocking(false).ok();
+                            stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+                            let mut conn = rustls::ServerConnection::new(config).unwrap();
+                            let mut stream = stream;
+                            while conn.is_handshaking() {
+                                if conn.complete_io(&mut stream).is_err() {
+                                    state.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                                    return;
+                                }
+                            }
+                            serve_stream(rustls::StreamOwned::new(conn, stream), &state);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        let stop_state = Arc::clone(&state);
+        Self {
+            addr,
+            state,
+            stop: Some(Box::new(move || {
+                stop_state.stop.store(true, Ordering::Relaxed);
+                let _ = handle.join();
+            })),
+        }
+    }
+
+    /// TLS handshakes that failed (an untrusted certificate on either side).
+    pub fn handshake_failures(&self) -> u64 {
+        self.state.handshake_failures.load(Ordering::Relaxed)
+    }
+
     /// A gRPC receiver on a free loopback port.
     pub fn grpc() -> Self {
         let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -177,6 +257,11 @@ impl Receiver {
     /// The base URL to give the exporter.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The base URL over TLS, with the name the test certificates are issued for.
+    pub fn https_endpoint(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
     }
 
     /// Answers every request with `status` (0 restores normal answers).
@@ -298,7 +383,11 @@ impl TraceService for Grpc {
 /// Serves HTTP/1.1 keep-alive requests on one connection until it closes.
 fn serve_http(stream: TcpStream, state: &State) {
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let mut writer = stream.try_clone().unwrap();
+    serve_stream(stream, state);
+}
+
+/// Serves HTTP/1.1 requests on any byte stream (plain TCP, or TLS over it).
+fn serve_stream(stream: impl Read + Write, state: &State) {
     let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
@@ -374,7 +463,7 @@ fn serve_http(stream: TcpStream, state: &State) {
                 Err(_) => b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n".to_vec(),
             }
         };
-        if writer.write_all(&response).is_err() {
+        if reader.get_mut().write_all(&response).is_err() || reader.get_mut().flush().is_err() {
             return;
         }
     }

@@ -30,6 +30,7 @@ use crate::trace::{AttrValue, PipelineConfig, Protocol, Sampler, SpanExporter, T
 /// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `…_TRACES_PROTOCOL` | `http/protobuf` or `grpc` | `http/protobuf` |
 /// | `OTEL_EXPORTER_OTLP_HEADERS`, `…_TRACES_HEADERS` | `key=value,…` sent with every export | |
 /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_TRACES_TIMEOUT` | export timeout, milliseconds | 10000 |
+/// | `OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` (and `…_TRACES_…`) | PEM files: the collector's CA, and a client certificate and key for mTLS (feature `otlp-tls`) | the Mozilla roots, no client certificate |
 /// | `OTEL_TRACES_EXPORTER` | `otlp` or `none` | `otlp` |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |

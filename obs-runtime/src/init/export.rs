@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::env::{Env, is_url, parse_number, parse_pairs};
 use super::error::{InitError, invalid};
 use super::settings::Settings;
-use crate::trace::{ExportError, Protocol, SpanExporter};
+use crate::trace::{ExportError, Protocol, SpanExporter, TlsConfig};
 
 /// Builds the exporter on the pipeline's own thread (see [`Pipeline::start_with`]).
 pub(super) type ExporterFactory =
@@ -129,7 +129,7 @@ pub(super) fn export(
         let factory: ExporterFactory = Box::new(move || Ok(exporter));
         (Some(factory), "traces to a custom exporter".to_owned())
     } else if let Some(endpoint) = endpoint {
-        otlp_exporter(protocol, &endpoint, &headers, timeout)?
+        otlp_exporter(protocol, &endpoint, &headers, timeout, tls_config(env)?)?
     } else {
         (None, "no OTLP endpoint: traces are not exported".to_owned())
     };
@@ -153,7 +153,29 @@ fn otlp_exporter(
     endpoint: &str,
     headers: &[(String, String)],
     timeout: Duration,
+    tls: TlsConfig,
 ) -> Result<(Option<ExporterFactory>, String), InitError> {
+    if endpoint.starts_with("https://") {
+        if !cfg!(feature = "otlp-tls") {
+            return Err(InitError::InvalidSetting {
+                setting: "otlp_endpoint",
+                message: "an https:// endpoint needs the `otlp-tls` feature of obs-runtime"
+                    .to_owned(),
+            });
+        }
+        if protocol == Protocol::Grpc {
+            return Err(InitError::InvalidSetting {
+                setting: "otlp_protocol",
+                message: "OTLP over gRPC with TLS is not supported: use http/protobuf for an https:// endpoint".to_owned(),
+            });
+        }
+        // Bad TLS material is an error now, naming its variable, not at the first export.
+        #[cfg(feature = "otlp-tls")]
+        tls.client_config().map_err(|e| InitError::InvalidSetting {
+            setting: "otlp TLS",
+            message: e.to_string(),
+        })?;
+    }
     if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc") {
         return Err(InitError::InvalidSetting {
             setting: "otlp_protocol",
@@ -183,7 +205,7 @@ fn otlp_exporter(
     let endpoint_owned = endpoint.to_owned();
     let headers = headers.to_vec();
     let factory: ExporterFactory = Box::new(move || {
-        crate::trace::OtlpExporter::new(protocol, &endpoint_owned, &headers, timeout)
+        crate::trace::OtlpExporter::with_tls(protocol, &endpoint_owned, &headers, timeout, &tls)
             .map(|e| Box::new(e) as Box<dyn SpanExporter>)
     });
     Ok((
@@ -198,10 +220,41 @@ fn otlp_exporter(
     _endpoint: &str,
     _headers: &[(String, String)],
     _timeout: Duration,
+    _tls: TlsConfig,
 ) -> Result<(Option<ExporterFactory>, String), InitError> {
     Err(InitError::InvalidSetting {
         setting: "otlp_endpoint",
         message: "an OTLP endpoint is set but obs-runtime was built without its `otlp` feature"
             .into(),
+    })
+}
+
+/// The TLS files named by `OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE`, `…_CLIENT_CERTIFICATE`
+/// and `…_CLIENT_KEY`, read now (a missing file is an error naming its variable; the
+/// contents are never echoed).
+fn tls_config(env: &Env) -> Result<TlsConfig, InitError> {
+    let read = |traces: &'static str, all: &'static str| -> Result<Option<Vec<u8>>, InitError> {
+        let (name, path) = match (env.get(traces), env.get(all)) {
+            (Some(p), _) => (traces, p),
+            (None, Some(p)) => (all, p),
+            (None, None) => return Ok(None),
+        };
+        std::fs::read(path.trim())
+            .map(Some)
+            .map_err(|e| invalid(name, &path, format!("a readable PEM file ({e})")))
+    };
+    Ok(TlsConfig {
+        ca_pem: read(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        )?,
+        client_cert_pem: read(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        )?,
+        client_key_pem: read(
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        )?,
     })
 }

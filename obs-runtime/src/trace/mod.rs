@@ -53,6 +53,7 @@ mod protocol;
 pub(crate) mod record;
 mod sampler;
 mod state;
+mod tls;
 
 pub use export::{ExportError, InMemoryExporter, SpanExporter};
 pub use ids::{SpanContext, SpanId, TraceId};
@@ -68,6 +69,7 @@ pub use sampler::{Sampler, TailSampling};
 
 pub(crate) use state::layer_state_context;
 pub use state::with_remote_parent;
+pub use tls::TlsConfig;
 
 /// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
 /// to the trace, so the log layer writes no line for them.

@@ -17,6 +17,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLink
 
 use super::{
     AttrValue, ExportError, Protocol, Resource, SpanExporter, SpanKind, SpanRecord, Status,
+    TlsConfig,
 };
 
 /// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
@@ -76,6 +77,24 @@ impl OtlpExporter {
         headers: &[(String, String)],
         timeout: Duration,
     ) -> Result<Self, ExportError> {
+        Self::with_tls(protocol, endpoint, headers, timeout, &TlsConfig::default())
+    }
+
+    /// As [`new`](Self::new), with the TLS material for an `https://` endpoint (feature
+    /// `otlp-tls`; HTTP/protobuf).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new), and when `https://` cannot be served: the `otlp-tls` feature
+    /// is off, gRPC is asked for, or the TLS material is not usable.
+    pub fn with_tls(
+        protocol: Protocol,
+        endpoint: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        tls: &TlsConfig,
+    ) -> Result<Self, ExportError> {
+        let https = endpoint.starts_with("https://");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("obs-otlp")
@@ -84,13 +103,34 @@ impl OtlpExporter {
         let inner = {
             let _entered = runtime.enter();
             match protocol {
-                Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(endpoint)
-                    .with_timeout(timeout)
-                    .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>())
-                    .build(),
+                Protocol::HttpProtobuf => {
+                    let builder = opentelemetry_otlp::SpanExporter::builder()
+                        .with_http()
+                        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                        .with_endpoint(endpoint)
+                        .with_timeout(timeout)
+                        .with_headers(headers.iter().cloned().collect::<HashMap<_, _>>());
+                    if https {
+                        #[cfg(feature = "otlp-tls")]
+                        {
+                            builder.with_http_client(https_client(timeout, tls)?).build()
+                        }
+                        #[cfg(not(feature = "otlp-tls"))]
+                        {
+                            let _ = (builder, tls);
+                            return Err(ExportError::new(
+                                "an https:// endpoint needs the `otlp-tls` feature of obs-runtime",
+                            ));
+                        }
+                    } else {
+                        builder.build()
+                    }
+                }
+                Protocol::Grpc if https => {
+                    return Err(ExportError::new(
+                        "OTLP over gRPC with TLS is not supported: use http/protobuf for an https:// endpoint",
+                    ));
+                }
                 #[cfg(not(feature = "otlp-grpc"))]
                 Protocol::Grpc => {
                     return Err(ExportError::new(
@@ -159,6 +199,27 @@ impl SpanExporter for OtlpExporter {
         let _entered = self.runtime.enter();
         let _ = self.inner.shutdown_with_timeout(self.timeout);
     }
+}
+
+/// The HTTP client for an `https://` endpoint: hyper over rustls with `tls`.
+#[cfg(feature = "otlp-tls")]
+fn https_client(
+    timeout: Duration,
+    tls: &TlsConfig,
+) -> Result<
+    opentelemetry_http::hyper::HyperClient<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    >,
+    ExportError,
+> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.client_config()?)
+        .https_only()
+        .enable_http1()
+        .build();
+    Ok(opentelemetry_http::hyper::HyperClient::new(
+        connector, timeout, None,
+    ))
 }
 
 fn otel_resource(resource: &Resource) -> opentelemetry_sdk::Resource {
