@@ -64,7 +64,8 @@
 //!   logs and the metrics server, and refuses an OTLP endpoint with an error naming this
 //!   feature.
 //! - `otlp-tls`: OTLP over `https://` (HTTP/protobuf) with rustls, a custom CA and mTLS
-//!   from the standard `OTEL_EXPORTER_OTLP_*CERTIFICATE`/`_CLIENT_KEY` variables.
+//!   from the standard `OTEL_EXPORTER_OTLP_*CERTIFICATE`/`_CLIENT_KEY` variables;
+//!   `otlp-grpc-tls` does the same for gRPC.
 //! - `otlp-grpc`: OTLP over gRPC as well (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), through
 //!   tonic. Without it, asking for gRPC is an [`init::InitError`] naming this feature.
 //! - `prometheus` (default): interop with the `prometheus` crate. obs families implement

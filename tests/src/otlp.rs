@@ -214,6 +214,18 @@ impl Receiver {
 
     /// A gRPC receiver on a free loopback port.
     pub fn grpc() -> Self {
+        Self::grpc_with(None)
+    }
+
+    /// A gRPC receiver over TLS on a free loopback port, presenting `cert_pem` with key
+    /// `key_pem`.
+    pub fn grpc_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::grpc_with(Some(tonic::transport::Identity::from_pem(
+            cert_pem, key_pem,
+        )))
+    }
+
+    fn grpc_with(identity: Option<tonic::transport::Identity>) -> Self {
         let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let addr = std_listener.local_addr().unwrap();
@@ -227,7 +239,13 @@ impl Receiver {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-                tonic::transport::Server::builder()
+                let mut server = tonic::transport::Server::builder();
+                if let Some(identity) = identity {
+                    server = server
+                        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                        .unwrap();
+                }
+                server
                     .add_service(TraceServiceServer::new(service))
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(listener),

@@ -142,20 +142,41 @@ fn spans_arrive_over_tls_and_a_wrong_ca_is_a_counted_error() {
         error.starts_with("invalid OTEL_EXPORTER_OTLP_CERTIFICATE="),
         "{error}"
     );
-    // gRPC over TLS is refused with advice.
-    let error = obs_runtime::init()
-        .env([
+}
+
+#[test]
+fn spans_arrive_over_grpc_with_tls() {
+    let files = Files::new("grpc");
+    let (ca, cert, key) = issue(&["localhost"]);
+    let receiver = Receiver::grpc_tls(&cert, &key);
+    let (stats, _) = export_one(
+        &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.https_endpoint()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
-            ("OBS_METRICS_ADDR", "off".to_owned()),
-        ])
-        .build()
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains("use http/protobuf for an https:// endpoint"),
-        "{error}"
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", files.write("ca.pem", &ca)),
+        ],
+        "over-grpc-tls",
     );
+    assert_eq!((stats.exported, stats.export_errors), (1, 0), "{stats:?}");
+    let spans = receiver.wait_for(1, Duration::from_secs(5));
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].span.name, "over-grpc-tls");
+    // Another CA: a counted error, not a hang.
+    let (other_ca, _, _) = issue(&["localhost"]);
+    let (stats, took) = export_one(
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.https_endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                files.write("other.pem", &other_ca),
+            ),
+        ],
+        "untrusted-grpc",
+    );
+    assert_eq!((stats.exported, stats.export_errors), (0, 1), "{stats:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(receiver.spans().len(), 1);
 }
 
 #[test]

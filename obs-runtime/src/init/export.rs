@@ -163,10 +163,10 @@ fn otlp_exporter(
                     .to_owned(),
             });
         }
-        if protocol == Protocol::Grpc {
+        if protocol == Protocol::Grpc && !cfg!(feature = "otlp-grpc-tls") {
             return Err(InitError::InvalidSetting {
                 setting: "otlp_protocol",
-                message: "OTLP over gRPC with TLS is not supported: use http/protobuf for an https:// endpoint".to_owned(),
+                message: "OTLP over gRPC to an https:// endpoint needs the `otlp-grpc-tls` feature of obs-runtime".to_owned(),
             });
         }
         // Bad TLS material is an error now, naming its variable, not at the first export.

@@ -81,12 +81,12 @@ impl OtlpExporter {
     }
 
     /// As [`new`](Self::new), with the TLS material for an `https://` endpoint (feature
-    /// `otlp-tls`; HTTP/protobuf).
+    /// `otlp-tls`; `otlp-grpc-tls` for gRPC).
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new), and when `https://` cannot be served: the `otlp-tls` feature
-    /// is off, gRPC is asked for, or the TLS material is not usable.
+    /// As [`new`](Self::new), and when `https://` cannot be served: the feature for the
+    /// protocol is off, or the TLS material is not usable.
     pub fn with_tls(
         protocol: Protocol,
         endpoint: &str,
@@ -126,9 +126,10 @@ impl OtlpExporter {
                         builder.build()
                     }
                 }
+                #[cfg(not(feature = "otlp-grpc-tls"))]
                 Protocol::Grpc if https => {
                     return Err(ExportError::new(
-                        "OTLP over gRPC with TLS is not supported: use http/protobuf for an https:// endpoint",
+                        "OTLP over gRPC to an https:// endpoint needs the `otlp-grpc-tls` feature of obs-runtime",
                     ));
                 }
                 #[cfg(not(feature = "otlp-grpc"))]
@@ -149,7 +150,7 @@ impl OtlpExporter {
                         })?;
                         map.insert(name, value);
                     }
-                    opentelemetry_otlp::SpanExporter::builder()
+                    let builder = opentelemetry_otlp::SpanExporter::builder()
                         .with_tonic()
                         .with_endpoint(endpoint)
                         .with_timeout(timeout)
@@ -157,8 +158,14 @@ impl OtlpExporter {
                             opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
                                 map,
                             ),
-                        )
-                        .build()
+                        );
+                    #[cfg(feature = "otlp-grpc-tls")]
+                    let builder = if https {
+                        builder.with_tls_config(grpc_tls(tls))
+                    } else {
+                        builder
+                    };
+                    builder.build()
                 }
             }
         }
@@ -199,6 +206,21 @@ impl SpanExporter for OtlpExporter {
         let _entered = self.runtime.enter();
         let _ = self.inner.shutdown_with_timeout(self.timeout);
     }
+}
+
+/// The tonic TLS settings for `tls`: its CA (else the Mozilla roots) and client identity.
+#[cfg(feature = "otlp-grpc-tls")]
+fn grpc_tls(tls: &TlsConfig) -> opentelemetry_otlp::tonic_types::transport::ClientTlsConfig {
+    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut config = ClientTlsConfig::new();
+    config = match &tls.ca_pem {
+        Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
+        None => config.with_webpki_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&tls.client_cert_pem, &tls.client_key_pem) {
+        config = config.identity(Identity::from_pem(cert, key));
+    }
+    config
 }
 
 /// The HTTP client for an `https://` endpoint: hyper over rustls with `tls`.
