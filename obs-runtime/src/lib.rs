@@ -33,7 +33,7 @@
 //!
 //! A label type whose values are not a bounded set does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! obs_runtime::metric! {
 //!     /// Requests per path.
 //!     pub counter REQUESTS("requests_total", path: &'static str);
@@ -288,7 +288,7 @@ pub use tracing_subscriber;
 /// Extra labels are fixed per function, so their values are enum constants, not
 /// variables:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0435
 /// # use obs_runtime::{Label, observe};
 /// #[derive(Clone, Copy, Debug, Label)]
 /// enum Tier { Gold }
@@ -409,7 +409,7 @@ pub use obs_macros::observe;
 ///
 /// Labels are typed and ordered:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// # use obs_runtime::{HttpMethod, StatusClass, metric};
 /// metric! {
 ///     /// Requests.
@@ -430,7 +430,7 @@ pub use obs_macros::observe;
 ///
 /// Too many combinations for the budget:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// # use obs_runtime::{HttpMethod, StatusClass, metric};
 /// metric! {
 ///     /// Requests.

@@ -198,3 +198,27 @@ fn resource_from_env_and_code() {
     );
     assert_eq!(signal_url("http://c:4317", Protocol::Grpc), "http://c:4317");
 }
+
+/// An `https://` endpoint without TLS compiled in says which feature to enable (run by
+/// `.ci/run`, which tests the crate with `otlp` alone and with no features).
+#[cfg(not(feature = "otlp-tls"))]
+#[test]
+fn https_without_tls_names_the_feature() {
+    let error = init()
+        .env([
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://collector.example:4318",
+            ),
+            ("OBS_METRICS_ADDR", "off"),
+        ])
+        .build()
+        .unwrap_err()
+        .to_string();
+    let want = if cfg!(feature = "otlp") {
+        "invalid `otlp_endpoint`: an https:// endpoint needs the `otlp-tls` feature of obs-runtime"
+    } else {
+        "invalid `otlp_endpoint`: an OTLP endpoint is set but obs-runtime was built without its `otlp` feature"
+    };
+    assert_eq!(error, want);
+}

@@ -45,7 +45,7 @@ use core::fmt;
 ///
 /// Types with unbounded values (`String`, `&str`, integers, ids) are not labels:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// obs_runtime::metric! {
 ///     /// Requests per user.
 ///     pub counter REQUESTS("requests_total", user: String);
