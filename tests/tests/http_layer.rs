@@ -143,12 +143,9 @@ fn http_layer_end_to_end() {
         messages,
         ["payment captured", "order created", "request completed"]
     );
-    assert!(
-        lines
-            .iter()
-            .filter(|l| l.get("span").is_some())
-            .all(|l| l.get("request_id").is_some())
-    );
+    let in_spans: Vec<&Value> = lines.iter().filter(|l| l.get("span").is_some()).collect();
+    assert!(!in_spans.is_empty());
+    assert!(in_spans.iter().all(|l| l.get("request_id").is_some()));
 
     // ---- The caller's trace, span attributes -------------------------------------------
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -225,10 +222,12 @@ fn http_layer_end_to_end() {
         2,
         "unmatched requests are named by method alone"
     );
-    assert!(
+    assert_eq!(
         unmatched
             .iter()
-            .all(|s| attr(&s.span.attributes, "http.route").is_none())
+            .filter(|s| attr(&s.span.attributes, "http.route").is_none())
+            .count(),
+        2
     );
     let brew = spans_named(&spans, "HTTP /api/orders");
     assert_eq!(brew.len(), 1);

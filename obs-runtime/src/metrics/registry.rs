@@ -224,7 +224,7 @@ impl Registry {
     /// `prometheus`) `prometheus::default_registry()`.
     ///
     /// Two `metric!` declarations with the same name anywhere in the program are reported by
-    /// [`check`](Self::check); the first one in link order is exposed.
+    /// [`check`](Self::check); the first one in source order (file, then line) is exposed.
     pub fn global() -> &'static Registry {
         static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
             let registry = Registry::new();
@@ -232,7 +232,9 @@ impl Registry {
                 let mut inner = registry.write();
                 // Link order varies between builds; expose families sorted by name.
                 let mut families: Vec<&'static dyn Collect> = catalogue().collect();
-                families.sort_by(|a, b| a.header().name.cmp(b.header().name));
+                // Two declarations of one name: the one first in source order is exposed,
+                // whatever the link order.
+                families.sort_by_key(|f| (f.header().name, f.location().map(|l| (l.file, l.line))));
                 for family in families {
                     if let Err(e) = inner.add(Entry::Static(family)) {
                         inner.catalogue_errors.push(e);
