@@ -220,30 +220,52 @@ mod tests {
         assert_eq!(slot.load(), Some(exemplar(2)));
     }
 
-    /// Readers racing writers never see a mix of two exemplars.
+    /// Readers racing writers never see a mix of two exemplars. The writers keep writing
+    /// until the reader has read 10 000 exemplars, so the two always overlap (the loom model
+    /// above explores every interleaving; this runs the real atomics at full speed).
     #[test]
     fn no_torn_reads() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        /// Marks the reader gone when it ends, panicking included, so writers stop.
+        struct Gone<'a>(&'a AtomicBool);
+        impl Drop for Gone<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        const READS: u64 = 10_000;
         let slot = ExemplarSlot::default();
+        let writing = AtomicUsize::new(2);
+        let reads = AtomicU64::new(0);
+        let reader_gone = AtomicBool::new(false);
         std::thread::scope(|s| {
             for w in 0..2u64 {
-                let slot = &slot;
+                let (slot, writing, reads, gone) = (&slot, &writing, &reads, &reader_gone);
                 s.spawn(move || {
-                    for i in 0..50_000u64 {
+                    let mut i = 0u64;
+                    while i < 50_000
+                        || (reads.load(Ordering::Relaxed) < READS && !gone.load(Ordering::Relaxed))
+                    {
                         slot.store(&exemplar(i * 2 + w + 1));
+                        i += 1;
                     }
+                    writing.fetch_sub(1, Ordering::Release);
                 });
             }
-            let slot = &slot;
+            let (slot, writing, reads, gone) = (&slot, &writing, &reads, &reader_gone);
             s.spawn(move || {
-                for _ in 0..100_000 {
+                let _gone = Gone(gone);
+                while writing.load(Ordering::Acquire) > 0 {
                     if let Some(e) = slot.load() {
                         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                         let n = e.value as u64;
                         assert_eq!(e, exemplar(n), "torn exemplar");
+                        reads.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
         });
+        assert!(reads.load(Ordering::Relaxed) >= READS);
         // Both writers finished: the slot holds one whole exemplar that one of them wrote
         // (a store that met the other writer in the slot was dropped, by design).
         let last = slot.load().expect("written");
