@@ -271,7 +271,7 @@ mod tests {
         let last = slot.load().expect("written");
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let n = last.value as u64;
-        assert!((1..=100_000).contains(&n));
+        assert!(n >= 1);
         assert_eq!(last, exemplar(n));
     }
 }
