@@ -68,12 +68,13 @@ fn prometheus_and_python_client_end_to_end() {
     );
 
     // ---- PromQL over what Prometheus scraped --------------------------------------------
+    // All 33 requests scraped before any exact comparison.
     let scraped = prometheus.wait_for(
-        r#"sum(http_requests_total{job="orders",endpoint="/api/users/{id}"})"#,
-        8.0,
+        r#"sum(http_requests_total{job="orders",endpoint!="/metrics"})"#,
+        33.0,
         Duration::from_secs(30),
     );
-    assert_eq!(scraped, Some(8.0), "{}", prometheus.log());
+    assert_eq!(scraped, Some(33.0), "{}", prometheus.log());
     let mut counts = BTreeMap::new();
     for series in prometheus.query(
         r#"sum by (method, endpoint, status_code) (http_requests_total{job="orders",endpoint!="/metrics"})"#,
@@ -125,7 +126,8 @@ fn prometheus_and_python_client_end_to_end() {
     };
     let p50 = quantile(0.5);
     let p99 = quantile(0.99);
-    assert!(p50 > 0.0 && p50 <= 0.025, "p50 = {p50}");
+    // The median is a fast lookup: below the slow bucket, whatever the machine's load.
+    assert!(p50 > 0.0 && p50 <= 0.25, "p50 = {p50}");
     assert!(p99 > 0.25 && p99 <= 0.5, "p99 = {p99}");
     assert_eq!(
         prometheus.scalar(r#"sum(function_calls_total{job="orders",function="charge_payment",result="error",error="PaymentDeclined"})"#),
@@ -140,7 +142,13 @@ fn prometheus_and_python_client_end_to_end() {
         Duration::from_secs(300),
     );
     let mut linked = 0;
+    let mut buckets = Vec::new();
     for series in &exemplars {
+        let le: f64 = series["seriesLabels"]["le"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         for exemplar in series["exemplars"].as_array().unwrap() {
             let trace_id = exemplar["labels"]["trace_id"].as_str().unwrap();
             let span_id = exemplar["labels"]["span_id"].as_str().unwrap();
@@ -150,12 +158,16 @@ fn prometheus_and_python_client_end_to_end() {
                 .unwrap_or_else(|| panic!("exemplar {trace_id}/{span_id} has no exported span"));
             assert_eq!(span.span.name, "GET /api/users/{id}");
             linked += 1;
+            buckets.push(le);
         }
     }
+    // Both a fast bucket and the slow one (0.25, 0.5] link to their traces.
+    assert!(linked >= 2, "{exemplars:?}");
     assert!(
-        linked >= 2,
-        "exemplars of the fast and the slow buckets: {exemplars:?}"
+        buckets.iter().any(|le| *le <= 0.25),
+        "no fast bucket: {buckets:?}"
     );
+    assert!(buckets.contains(&0.5), "no slow bucket: {buckets:?}");
 
     // ---- A Python OpenTelemetry client continues its trace into the service --------------
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/otel_client.py");
