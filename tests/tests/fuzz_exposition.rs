@@ -83,7 +83,7 @@ proptest! {
                     Format::Prometheus => help.trim_matches(|c: char| {
                         (c.is_whitespace() && c != '\n') || ('\x1c'..='\x1f').contains(&c)
                     }),
-                    _ => help.trim_start_matches(' '),
+                    Format::OpenMetrics => help.trim_start_matches(' '),
                 };
                 prop_assert_eq!(
                     family.help.as_str(),
