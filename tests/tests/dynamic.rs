@@ -3,7 +3,7 @@
 
 use obs_runtime::{
     Counter, Registry,
-    metrics::{DynamicOptions, Format, OVERFLOW_VALUE, RegistryError},
+    metrics::{DynamicOptions, Format, OVERFLOW_VALUE, RegistryError, name::NameError},
 };
 
 #[test]
@@ -43,8 +43,15 @@ fn invalid_and_duplicate_names_are_errors() {
         )
         .unwrap_err();
     assert!(
-        err.to_string().contains("label name `le` is reserved"),
-        "{err}"
+        matches!(
+            &err,
+            RegistryError::InvalidLabel { label, source: NameError::ReservedLabel, .. } if label == "le"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid label `le` on metric `requests_total`: label name `le` is reserved (`le`, `quantile` and names starting with `__` are set by Prometheus itself)"
     );
 
     registry

@@ -62,11 +62,10 @@ fn obs_families_are_prometheus_collectors() {
          interop_payments_total{result=\"declined\"} 1\n"
     );
     // A second registration of the same family is refused by prometheus, as for its own.
-    assert!(
-        registry
-            .register(Box::new(CollectorRef(&PAYMENTS)))
-            .is_err()
-    );
+    assert!(matches!(
+        registry.register(Box::new(CollectorRef(&PAYMENTS))),
+        Err(prometheus::Error::AlreadyReg)
+    ));
 }
 
 /// Registers a `'static` obs family by reference.
