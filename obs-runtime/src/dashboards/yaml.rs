@@ -2,23 +2,10 @@
 
 use std::fmt::Write as _;
 
-/// `s` as a YAML double-quoted scalar (the JSON escapes, which YAML accepts).
+/// `s` as a YAML double-quoted scalar: a JSON string literal, which YAML reads the same.
 pub(super) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::log::json_str(&mut out, s);
     out
 }
 

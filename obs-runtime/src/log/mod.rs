@@ -49,13 +49,13 @@ pub use bind::bind;
 pub use layer::LogLayer;
 pub use writer::{DEFAULT_QUEUE_LINES, LogFormat, LogWriter, MemoryLog};
 
-/// JSON string escaping, shared with the health endpoint's body.
-#[cfg(feature = "axum")]
+/// JSON string escaping, shared with the health endpoint's body and the generated
+/// dashboards and rules.
 pub(crate) use line::json_str;
 
 #[cfg(test)]
 mod tests {
-    use super::line::json_str;
+    use super::json_str;
 
     /// The keys that were logged in clear, and near misses that must stay readable.
     #[test]
