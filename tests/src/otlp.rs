@@ -108,6 +108,15 @@ impl Receiver {
     /// An HTTP/protobuf receiver on `addr` (to come back on the port of a stopped one).
     pub fn http_on(addr: SocketAddr) -> Self {
         let listener = TcpListener::bind(addr).expect("bind the OTLP/HTTP receiver");
+        Self::accepting(listener, serve_http)
+    }
+
+    /// Serves each connection `listener` accepts on a thread of its own with `serve`,
+    /// until the receiver stops.
+    fn accepting(
+        listener: TcpListener,
+        serve: impl Fn(TcpStream, &State) + Clone + Send + 'static,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let thread_state = Arc::clone(&state);
@@ -117,7 +126,8 @@ impl Receiver {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let state = Arc::clone(&thread_state);
-                        std::thread::spawn(move || serve_http(stream, &state));
+                        let serve = serve.clone();
+                        std::thread::spawn(move || serve(stream, &state));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
@@ -168,43 +178,19 @@ impl Receiver {
         };
         let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the OTLP/HTTPS receiver");
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State::default());
-        let thread_state = Arc::clone(&state);
-        listener.set_nonblocking(true).unwrap();
-        let handle = std::thread::spawn(move || {
-            while !thread_state.stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let state = Arc::clone(&thread_state);
-                        let config = Arc::clone(&config);
-                        std::thread::spawn(move || {
-                            stream.set_nonblocking(false).ok();
-                            stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
-                            let mut conn = rustls::ServerConnection::new(config).unwrap();
-                            let mut stream = stream;
-                            while conn.is_handshaking() {
-                                if conn.complete_io(&mut stream).is_err() {
-                                    state.handshake_failures.fetch_add(1, Ordering::Relaxed);
-                                    return;
-                                }
-                            }
-                            serve_stream(rustls::StreamOwned::new(conn, stream), &state);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        Self::accepting(listener, move |stream, state| {
+            stream.set_nonblocking(false).ok();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+            let mut conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            let mut stream = stream;
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut stream).is_err() {
+                    state.handshake_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
                 }
             }
-        });
-        let stop_state = Arc::clone(&state);
-        Self {
-            addr,
-            state,
-            stop: Some(Box::new(move || {
-                stop_state.stop.store(true, Ordering::Relaxed);
-                let _ = handle.join();
-            })),
-        }
+            serve_stream(rustls::StreamOwned::new(conn, stream), state);
+        })
     }
 
     /// TLS handshakes that failed (an untrusted certificate on either side).
