@@ -112,21 +112,11 @@ impl Alertmanager {
             received,
             stop,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = am.child.try_wait().unwrap() {
-                panic!("alertmanager exited with {status}: {}", am.log());
-            }
-            if crate::try_http(addr, "/-/ready").is_some_and(|r| r.status == 200) {
-                return am;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "alertmanager not ready: {}",
-                am.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let dir = am.dir.clone();
+        crate::wait_ready("alertmanager", &mut am.child, addr, || {
+            std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default()
+        });
+        am
     }
 
     /// Alertmanager's own log, for failure messages.

@@ -470,6 +470,31 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// Waits up to 60 s for a server process (`name`, for messages) to answer `200` on
+/// `/-/ready` at `addr`; panics with `log()` if it exits or never gets ready.
+pub fn wait_ready(
+    name: &str,
+    child: &mut std::process::Child,
+    addr: std::net::SocketAddr,
+    log: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{name} exited with {status}: {}", log());
+        }
+        if try_http(addr, "/-/ready").is_some_and(|r| r.status == 200) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} not ready: {}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The value of one sample of the global registry (text format), or `None` when absent.
 pub fn global_sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let text = obs_runtime::Registry::global().render(None).body;

@@ -80,21 +80,11 @@ impl Prometheus {
             .spawn()
             .expect("start prometheus (Debian package `prometheus`; .ci/run installs it)");
         let mut prometheus = Self { child, addr, dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = prometheus.child.try_wait().unwrap() {
-                panic!("prometheus exited with {status}: {}", prometheus.log());
-            }
-            if crate::try_http(addr, "/-/ready").is_some_and(|r| r.status == 200) {
-                return prometheus;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready: {}",
-                prometheus.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let dir = prometheus.dir.clone();
+        crate::wait_ready("prometheus", &mut prometheus.child, addr, || {
+            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+        });
+        prometheus
     }
 
     /// Prometheus's own log, for failure messages.
