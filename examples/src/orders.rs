@@ -10,6 +10,11 @@
 //!
 //! Every request goes through [`ObsLayer`]; the service functions carry `#[observe]`; the
 //! business metrics are declared with `metric!`.
+//!
+//! With the feature `baseline`, the same service is built without `ObsLayer` and
+//! `#[observe]` (still logging and counting its business metrics): what the load tests
+//! measure the cost of obs against. That is the only reason for the `cfg_attr`s below; a
+//! service writes `#[observe]` directly.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,10 +26,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use obs_runtime::axum::{Health, ObsLayer, RequestId, dashboards_handler, metrics_handler};
+#[cfg(not(feature = "baseline"))]
+use obs_runtime::axum::ObsLayer;
+use obs_runtime::axum::{Health, RequestId, dashboards_handler, metrics_handler};
 use obs_runtime::dashboards::{DashboardOptions, RuleOptions};
 use obs_runtime::metrics::Slo;
-use obs_runtime::{ErrorLabel, Label, metric, observe, tracing};
+#[cfg(not(feature = "baseline"))]
+use obs_runtime::observe;
+use obs_runtime::{ErrorLabel, Label, metric, tracing};
 use serde::{Deserialize, Serialize};
 
 /// How an order ended.
@@ -185,7 +194,7 @@ impl Store {
     }
 }
 
-#[observe(fields(items = order.items.len()))]
+#[cfg_attr(not(feature = "baseline"), observe(fields(items = order.items.len())))]
 fn validate(order: &NewOrder) -> Result<f64, OrderError> {
     if order.items.is_empty() {
         return Err(OrderError::Invalid("no items".into()));
@@ -200,7 +209,7 @@ fn validate(order: &NewOrder) -> Result<f64, OrderError> {
     Ok(total)
 }
 
-#[observe]
+#[cfg_attr(not(feature = "baseline"), observe)]
 fn reserve_stock(store: &Store, warehouse: Warehouse, units: u64) -> Result<(), OrderError> {
     store.stock[warehouse.index()]
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
@@ -230,7 +239,7 @@ pub const ORDER_LOOKUP: Slo = Slo::latency("order-lookup", 99.5, 0.1)
     .describe("Order lookups are fast")
     .for_http();
 
-#[observe(fields(amount = total), err(level = "warn"), slo = PAYMENTS)]
+#[cfg_attr(not(feature = "baseline"), observe(fields(amount = total), err(level = "warn"), slo = PAYMENTS))]
 async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderError> {
     // The payment gateway's latency.
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -246,7 +255,7 @@ async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderEr
 /// # Errors
 ///
 /// An invalid order, missing stock, or a declined payment.
-#[observe(fields(user_id = new.user_id), slo = CHECKOUT)]
+#[cfg_attr(not(feature = "baseline"), observe(fields(user_id = new.user_id), slo = CHECKOUT))]
 pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderError> {
     let total = validate(&new)?;
     ORDER_VALUE.observe(total);
@@ -283,7 +292,7 @@ pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderEr
 /// # Errors
 ///
 /// [`OrderError::NotFound`] for an unknown id.
-#[observe(fields(order_id = id))]
+#[cfg_attr(not(feature = "baseline"), observe(fields(order_id = id)))]
 pub fn load_order(store: &Store, id: u64) -> Result<Order, OrderError> {
     store
         .orders
@@ -323,7 +332,7 @@ impl std::fmt::Display for UserError {
 /// # Errors
 ///
 /// [`UserError::NotFound`] for id 0.
-#[observe(fields(user_id = id))]
+#[cfg_attr(not(feature = "baseline"), observe(fields(user_id = id)))]
 pub async fn fetch_user(id: u64) -> Result<User, UserError> {
     if id == 0 {
         return Err(UserError::NotFound);
@@ -344,7 +353,7 @@ pub async fn fetch_user(id: u64) -> Result<User, UserError> {
 
 async fn post_order(
     State(store): State<Arc<Store>>,
-    request_id: axum::Extension<RequestId>,
+    request_id: Option<axum::Extension<RequestId>>,
     body: Result<Json<NewOrder>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), OrderError> {
     let Json(new) = body.map_err(|e| OrderError::Invalid(e.body_text()))?;
@@ -355,7 +364,7 @@ async fn post_order(
             "id": order.id,
             "status": order.status,
             "total": order.total,
-            "request_id": request_id.0.to_string(),
+            "request_id": request_id.map(|id| id.0.to_string()),
         })),
     ))
 }
@@ -378,10 +387,10 @@ async fn get_user(Path(id): Path<u64>) -> Response {
     }
 }
 
-/// The service's router: the API, health, `/metrics` (with `OBS_METRICS_TOKEN` as bearer
-/// token when set), the generated dashboard and rules under `/dashboards/`, all behind
-/// [`ObsLayer`] (which measures the `order-lookup` SLO on `/api/orders/{id}`).
-pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
+/// The service's routes: the API, health, `/metrics` (with `OBS_METRICS_TOKEN` as bearer
+/// token when set), the generated dashboard and rules under `/dashboards/`. [`app`] puts
+/// them behind [`ObsLayer`] (which measures the `order-lookup` SLO on `/api/orders/{id}`).
+fn routes(store: Arc<Store>, metrics_token: Option<String>) -> Router {
     let health = Health::new();
     let db = Arc::clone(&store);
     health.register("database", Duration::from_millis(200), move || {
@@ -410,5 +419,16 @@ pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
         )
         .with_state(store)
         .merge(health.router())
-        .layer(ObsLayer::new().slo("/api/orders/{id}", &ORDER_LOOKUP))
+}
+
+/// The router behind the layer that observes every request.
+#[cfg(not(feature = "baseline"))]
+pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
+    routes(store, metrics_token).layer(ObsLayer::new().slo("/api/orders/{id}", &ORDER_LOOKUP))
+}
+
+/// The router without the layer (feature `baseline`).
+#[cfg(feature = "baseline")]
+pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
+    routes(store, metrics_token)
 }

@@ -6,6 +6,7 @@
 )]
 
 pub mod alertmanager;
+pub mod load;
 pub mod otlp;
 pub mod prom_server;
 
@@ -497,7 +498,16 @@ pub fn wait_ready(
 
 /// The value of one sample of the global registry (text format), or `None` when absent.
 pub fn global_sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let text = obs_runtime::Registry::global().render(None).body;
+    sample_in(
+        &obs_runtime::Registry::global().render(None).body,
+        name,
+        labels,
+    )
+}
+
+/// The value of the sample `name` with exactly the labels `labels` in the text exposition
+/// `text`, or `None` when absent.
+pub fn sample_in(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find(|line| {

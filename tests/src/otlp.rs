@@ -74,6 +74,9 @@ struct State {
     /// Milliseconds to wait before answering.
     delay_ms: AtomicU64,
     stop: AtomicBool,
+    /// The accepted connections, shut down when the receiver stops (as a killed
+    /// collector's would be), so no exporter keeps exporting over a kept-alive one.
+    connections: Mutex<Vec<TcpStream>>,
     /// TLS handshakes that failed.
     handshake_failures: AtomicU64,
 }
@@ -125,6 +128,9 @@ impl Receiver {
             while !thread_state.stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        if let Ok(clone) = stream.try_clone() {
+                            thread_state.connections.lock().unwrap().push(clone);
+                        }
                         let state = Arc::clone(&thread_state);
                         let serve = serve.clone();
                         std::thread::spawn(move || serve(stream, &state));
@@ -140,6 +146,9 @@ impl Receiver {
             stop: Some(Box::new(move || {
                 stop_state.stop.store(true, Ordering::Relaxed);
                 let _ = handle.join();
+                for connection in stop_state.connections.lock().unwrap().drain(..) {
+                    let _ = connection.shutdown(std::net::Shutdown::Both);
+                }
             })),
         }
     }
@@ -325,6 +334,17 @@ impl Receiver {
             }
         }
         out
+    }
+
+    /// How many spans arrived so far.
+    pub fn span_count(&self) -> usize {
+        let requests = self.state.requests.lock().unwrap();
+        requests
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum()
     }
 
     /// Waits until at least `n` spans arrived (or `timeout`), then returns them all.

@@ -16,7 +16,8 @@ pub(crate) enum DropReason {
 /// Why the embedded metrics server closed a connection without serving it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, obs_macros::Label)]
 pub(crate) enum ConnectionDrop {
-    /// Closed to make room for a new connection while it was still sending its request.
+    /// Closed to make room for a new connection while it was still sending its request,
+    /// or still reading its answer after 1 s.
     Evicted,
     /// Every slot was busy writing a response: answered `503`.
     Busy,

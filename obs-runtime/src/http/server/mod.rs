@@ -8,9 +8,10 @@
 //! malformed client can neither block probes and scrapes nor grow memory:
 //!
 //! - the whole request head must arrive within 5 s, however it trickles in (else `408`);
-//! - at most 32 connections are served at once; when all are taken, the oldest one still
-//!   sending its request after 0.5 s is closed to make room, so slow clients cannot keep
-//!   probes out (and a flood of new connections cannot push out one that just arrived);
+//! - at most 128 connections are served at once (each thread with a 256 KiB stack); when all are taken, the oldest one still
+//!   sending its request after 0.5 s, else the oldest still there after 1 s (reading its
+//!   answer very slowly), is closed to make room, so slow clients cannot keep probes out
+//!   (and a flood of new connections cannot push out one that just arrived);
 //! - the answer and the close after it must be done within 5 s and 1 s;
 //! - when every slot is busy answering, a newcomer's request is read and answered `503`;
 //! - a handler that panics (a readiness check) answers `500` and frees its slot;
@@ -47,8 +48,12 @@ pub use response::{MetricsResponse, metrics_response};
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 /// Connections served at once. When all are taken, the oldest one still sending its
-/// request is closed to make room, so slow or idle clients cannot starve probes.
-const MAX_CONNECTIONS: usize = 32;
+/// request is closed to make room, so slow or idle clients cannot starve probes. 128, so
+/// that 50 clients both sending and reading very slowly, and reconnecting at once when
+/// closed (too young to be evicted), still leave room for Prometheus and the probes.
+const MAX_CONNECTIONS: usize = 128;
+/// Stack of a connection's thread: parsing a head and rendering an answer need little.
+const CONNECTION_STACK: usize = 256 * 1024;
 /// Connections being answered `503` at once (every slot busy writing); more are closed.
 const MAX_REJECTING: usize = 8;
 /// The whole request head must arrive within this, however it trickles in.
@@ -196,6 +201,11 @@ struct Conn {
 
 /// How long a connection may send its request before it may be evicted for a newcomer.
 const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
+/// How long a connection may take in all (its request and its answer) before it may be
+/// evicted for a newcomer even while being answered: a scrape on a working network takes
+/// milliseconds, so only a client reading its answer very slowly gets there, and such
+/// clients would otherwise hold every slot for the whole answer deadline.
+const SLOW_READER_AFTER: Duration = Duration::from_secs(1);
 
 /// The connections being served, oldest first.
 #[derive(Default)]
@@ -254,9 +264,19 @@ fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) 
     {
         let mut conns = slots.lock();
         if conns.len() >= MAX_CONNECTIONS {
-            let Some(oldest) = conns.iter().position(|c| {
-                c.reading.load(Ordering::Relaxed) && c.since.elapsed() >= EVICTABLE_AFTER
-            }) else {
+            // The oldest still sending its request, else the oldest still being answered
+            // after `SLOW_READER_AFTER`: a client that slow lost its turn to a newcomer.
+            let victim = conns
+                .iter()
+                .position(|c| {
+                    c.reading.load(Ordering::Relaxed) && c.since.elapsed() >= EVICTABLE_AFTER
+                })
+                .or_else(|| {
+                    conns
+                        .iter()
+                        .position(|c| c.since.elapsed() >= SLOW_READER_AFTER)
+                });
+            let Some(oldest) = victim else {
                 drop(conns);
                 reject_busy(stream, slots);
                 return;
@@ -275,6 +295,7 @@ fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) 
     };
     let spawned = std::thread::Builder::new()
         .name("obs-metrics-conn".to_owned())
+        .stack_size(CONNECTION_STACK)
         .spawn(move || {
             let _guard = guard;
             let _ = serve(stream, &config, &conn);
@@ -294,6 +315,7 @@ fn reject_busy(stream: TcpStream, slots: &Arc<Slots>) {
     let inner = Arc::clone(slots);
     let spawned = std::thread::Builder::new()
         .name("obs-metrics-busy".to_owned())
+        .stack_size(CONNECTION_STACK)
         .spawn(move || {
             let mut stream = stream;
             let _ = stream.set_nonblocking(false);
