@@ -188,19 +188,107 @@ impl<T: fmt::Display + ?Sized> fmt::Display for Escaped<'_, T> {
 
 /// Appends `s` as a JSON string literal.
 pub(crate) fn json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+    let bytes = s.as_bytes();
+    // Runs of bytes that need no escape are copied whole: every byte escaped below is
+    // ASCII or the lead byte of U+2028/U+2029, so each cut falls on a char boundary.
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (escape, len): (Option<&str>, usize) = match bytes[i] {
+            b'"' => (Some("\\\""), 1),
+            b'\\' => (Some("\\\\"), 1),
+            b'\n' => (Some("\\n"), 1),
+            b'\r' => (Some("\\r"), 1),
+            b'\t' => (Some("\\t"), 1),
+            0..=0x1f => (None, 1),
+            0xE2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                (None, 3)
             }
-            c => out.push(c),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[run..i]);
+        match escape {
+            Some(e) => out.push_str(e),
+            None => {
+                let c = s[i..].chars().next().map_or(0, u32::from);
+                let _ = write!(out, "\\u{c:04x}");
+            }
+        }
+        i += len;
+        run = i;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_str;
+    use proptest::prelude::*;
+
+    /// The escape rule, one char at a time: what `json_str` must produce.
+    fn reference(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn escaped(s: &str) -> String {
+        let mut out = String::new();
+        json_str(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn escapes_exactly_what_json_and_javascript_need() {
+        assert_eq!(
+            escaped("a\"b\\c\nd\re\tf\u{1}g\u{2028}h\u{2029}i\u{7f}é\u{2027}"),
+            "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u2028h\\u2029i\u{7f}é\u{2027}\""
+        );
+        assert_eq!(escaped(""), "\"\"");
+        assert_eq!(escaped("\u{e2}\u{80}"), "\"\u{e2}\u{80}\"");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_escapes_like_the_char_by_char_rule(s in any::<String>()) {
+            prop_assert_eq!(escaped(&s), reference(&s));
+        }
+
+        #[test]
+        fn runs_around_escapes_are_kept(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("\u{2028}".to_owned()),
+                    Just("\"".to_owned()),
+                    Just("\u{0}".to_owned()),
+                    "[a-zé€😀]{0,4}",
+                ],
+                0..12,
+            )
+        ) {
+            let s = parts.concat();
+            prop_assert_eq!(escaped(&s), reference(&s));
         }
     }
-    out.push('"');
 }
