@@ -62,11 +62,11 @@ pub fn orders_binary(build: Build) -> PathBuf {
             Build::Observed => "orders-observed",
             Build::Baseline => "orders-baseline",
         };
-        let built = target.join("release").join("examples").join("orders");
+        let artifact = target.join("release").join("examples").join("orders");
         let copy = target.join("release").join(name);
         // Unlinked first: a copy still running (a test killed midway) keeps its own.
         let _ = std::fs::remove_file(&copy);
-        std::fs::copy(&built, &copy).expect("copy the orders binary");
+        std::fs::copy(&artifact, &copy).expect("copy the orders binary");
         copy
     })
     .clone()

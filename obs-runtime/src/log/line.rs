@@ -214,12 +214,11 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
             }
         };
         out.push_str(&s[run..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                let c = s[i..].chars().next().map_or(0, u32::from);
-                let _ = write!(out, "\\u{c:04x}");
-            }
+        if let Some(e) = escape {
+            out.push_str(e);
+        } else {
+            let c = s[i..].chars().next().map_or(0, u32::from);
+            let _ = write!(out, "\\u{c:04x}");
         }
         i += len;
         run = i;
@@ -230,6 +229,8 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
+    use core::fmt::Write as _;
+
     use super::json_str;
     use proptest::prelude::*;
 
@@ -244,7 +245,7 @@ mod tests {
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                    out.push_str(&format!("\\u{:04x}", u32::from(c)));
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
                 }
                 c => out.push(c),
             }

@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::cell::{Metric, add_f64};
+use super::cell::{Metric, SUM_STRIPES, add_striped, striped_sum};
 use super::encoding::{Exemplar, HistogramSample, Labels, MetricEncoder};
 use super::exemplar::ExemplarSlot;
 use super::name::MetricKind;
@@ -45,25 +45,8 @@ pub struct Histogram {
     exemplars: OnceLock<Box<[ExemplarSlot]>>,
 }
 
-/// Extra partial sums per histogram, taken by threads that met contention on the first.
-const SUM_STRIPES: usize = 3;
 /// Distance between partial sums, in slots: 128 bytes, so no two share a cache line.
 const STRIPE_STRIDE: usize = 16;
-
-thread_local! {
-    /// This thread's partial-sum stripe (1..=SUM_STRIPES), or 0 until it met contention.
-    static SUM_STRIPE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
-}
-
-fn next_stripe() -> usize {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    #[allow(
-        clippy::cast_possible_truncation,
-        reason = "reduced modulo SUM_STRIPES"
-    )]
-    let n = (NEXT.fetch_add(1, Ordering::Relaxed) % SUM_STRIPES as u64) as usize;
-    n + 1
-}
 
 impl Histogram {
     /// An empty histogram over `buckets` (finite upper bounds, strictly increasing).
@@ -186,31 +169,13 @@ impl Histogram {
         }
     }
 
-    /// Adds to the sum like `LongAdder`: a thread uses the first partial sum until a
-    /// compare-and-swap on it fails, then its own stripe from then on, so threads
-    /// hammering one series stop retrying against each other.
+    /// Adds to the sum: see [`add_striped`].
     #[inline]
     fn add_sum(&self, v: f64) {
-        let stripe = SUM_STRIPE.with(core::cell::Cell::get);
-        if stripe == 0 {
-            let first = &self.slots[0];
-            let old = first.load(Ordering::Relaxed);
-            let new = (f64::from_bits(old) + v).to_bits();
-            if first
-                .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-            let mine = next_stripe();
-            SUM_STRIPE.with(|s| s.set(mine));
-            add_f64(&self.slots[Self::stripe_offset(self.bounds.len(), mine)], v);
-        } else {
-            add_f64(
-                &self.slots[Self::stripe_offset(self.bounds.len(), stripe)],
-                v,
-            );
-        }
+        add_striped(
+            |s| &self.slots[Self::stripe_offset(self.bounds.len(), s)],
+            v,
+        );
     }
 
     /// Records a duration in seconds.
@@ -237,12 +202,7 @@ impl Histogram {
 
     /// The sum of observations.
     pub fn sum(&self) -> f64 {
-        (0..=SUM_STRIPES)
-            .map(|s| {
-                let slot = &self.slots[Self::stripe_offset(self.bounds.len(), s)];
-                f64::from_bits(slot.load(Ordering::Relaxed))
-            })
-            .sum()
+        striped_sum(|s| &self.slots[Self::stripe_offset(self.bounds.len(), s)])
     }
 
     fn counts(&self) -> &[AtomicU64] {

@@ -1,8 +1,6 @@
 //! The RED families of every observed function: `function_calls_total`,
 //! `function_calls_duration_seconds` and `function_calls_concurrent`.
 
-use core::sync::atomic::Ordering;
-
 use super::site::{FnSite, UNCLASSIFIED};
 use crate::metrics::encoding::{FamilyHeader, MetricEncoder, Number};
 use crate::metrics::{Collect, MetricKind};
@@ -80,14 +78,14 @@ impl Collect for FunctionCalls {
                     None,
                 );
             }
-            let panics = sum(&|s| s.panicked.load(Ordering::Relaxed));
+            let panics = sum(&|s| s.tally.panicked());
             encoder.counter(
                 &site_labels(first, &[("result", "error"), ("error", "panic")]),
                 Number::Int(panics),
                 None,
                 None,
             );
-            let unclassified = sum(&|s| s.unclassified.load(Ordering::Relaxed));
+            let unclassified = sum(&|s| s.tally.unclassified());
             if unclassified > 0 {
                 encoder.counter(
                     &site_labels(first, &[("result", "error"), ("error", UNCLASSIFIED)]),
@@ -96,7 +94,7 @@ impl Collect for FunctionCalls {
                     None,
                 );
             }
-            let cancelled = sum(&|s| s.cancelled.load(Ordering::Relaxed));
+            let cancelled = sum(&|s| s.tally.cancelled());
             encoder.counter(
                 &site_labels(first, &[("result", "cancelled"), ("error", "")]),
                 Number::Int(cancelled),

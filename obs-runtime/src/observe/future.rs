@@ -9,8 +9,8 @@ use pin_project_lite::pin_project;
 use tracing::Span;
 
 use super::classify::CallOutcome;
-use super::record::Unfinished;
 use super::site::FnSite;
+use super::tally::Unfinished;
 
 pin_project! {
     /// An observed async call: see [`FnSite::instrument`].

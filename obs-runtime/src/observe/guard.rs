@@ -5,8 +5,8 @@ use core::future::Future;
 
 use super::classify::CallOutcome;
 use super::future::Observed;
-use super::record::Unfinished;
 use super::site::{FnSite, clock_now};
+use super::tally::Unfinished;
 use tracing::Span;
 use tracing::field::Value;
 

@@ -12,6 +12,7 @@ pub(crate) mod guard;
 mod record;
 pub(crate) mod returned;
 pub(crate) mod site;
+mod tally;
 pub(crate) mod type_name;
 
 pub use classify::ErrorLabel;

@@ -1,10 +1,9 @@
 //! What a finished call records on its site and span: the outcome counters, the span's
 //! error status and `exception` event, and the optional error log line.
 
-use core::sync::atomic::Ordering;
-
 use super::classify::{CallOutcome, ErrorInfo, Message};
 use super::site::{FnSite, UNCLASSIFIED};
+use super::tally::Unfinished;
 use tracing::field::{FieldSet, Value};
 use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
 use tracing::{Level, Metadata, Span};
@@ -59,16 +58,6 @@ fn exception_event(
     ));
 }
 
-/// What a guard records when it is dropped without a result.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unfinished {
-    Panic,
-    Cancelled,
-    /// A `#[track_caller]` function left through a `return` or `?` the attribute cannot
-    /// see (one inside a macro call).
-    Unclassified,
-}
-
 impl FnSite {
     #[inline]
     pub(super) fn record(&self, span: &Span, outcome: &CallOutcome<'_>) {
@@ -94,16 +83,11 @@ impl FnSite {
     }
 
     pub(super) fn record_unfinished(&self, span: &Span, how: Unfinished) {
+        self.tally.unfinished(how);
         match how {
-            Unfinished::Panic => {
-                self.panicked.fetch_add(1, Ordering::Relaxed);
-                self.report_error(span, "panic", "panic", Message::None);
-            }
-            Unfinished::Cancelled => {
-                self.cancelled.fetch_add(1, Ordering::Relaxed);
-            }
+            Unfinished::Panic => self.report_error(span, "panic", "panic", Message::None),
+            Unfinished::Cancelled => {}
             Unfinished::Unclassified => {
-                self.unclassified.fetch_add(1, Ordering::Relaxed);
                 self.report_error(span, UNCLASSIFIED, UNCLASSIFIED, Message::None);
             }
         }

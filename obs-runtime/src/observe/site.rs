@@ -11,6 +11,7 @@ use tracing::{Level, Metadata, Span};
 use tracing_core::callsite::DefaultCallsite;
 
 use super::classify::ErrorName;
+use super::tally::Tally;
 use crate::metrics::{Histogram, Location, Slo};
 
 /// A raw clock reading, converted to nanoseconds only once per call, in `end`.
@@ -187,14 +188,9 @@ pub struct FnSite {
     pub labels: &'static [ExtraLabel],
     /// The service level objective of `#[observe(slo = ..)]`, if any.
     pub slo: Option<&'static Slo>,
-    /// Calls started (kept only with `concurrency`); in flight = started - completed, so a
-    /// call costs one extra atomic, not two.
-    pub(super) started: AtomicU64,
-    /// The largest `ok` count exposed so far (see [`FnSite::calls`]).
-    pub(super) reported_ok: AtomicU64,
-    pub(super) cancelled: AtomicU64,
-    pub(super) panicked: AtomicU64,
-    pub(super) unclassified: AtomicU64,
+    /// Calls started, cancelled, panicked or left unclassified, and the orderings that
+    /// keep the counts derived from them (ok, in flight) exact.
+    pub(super) tally: Tally,
     pub(super) cells: OnceLock<Cells>,
 }
 
@@ -280,11 +276,7 @@ impl FnSite {
             err_level: config.err_level,
             labels: config.labels,
             slo: config.slo,
-            started: AtomicU64::new(0),
-            reported_ok: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            panicked: AtomicU64::new(0),
-            unclassified: AtomicU64::new(0),
+            tally: Tally::new(),
             cells: OnceLock::new(),
         }
     }
@@ -302,34 +294,34 @@ impl FnSite {
         if !self.concurrency {
             return 0;
         }
-        // Completed first: `started` read afterwards is at least as large.
+        // Completed first: `started` read afterwards is at least as large (see
+        // `Tally::in_flight`).
         let completed = self.duration().count();
-        let started = self.started.load(Ordering::Relaxed);
-        i64::try_from(started.saturating_sub(completed)).unwrap_or(i64::MAX)
+        let in_flight = self.tally.in_flight(completed).unwrap_or(0);
+        i64::try_from(in_flight).unwrap_or(i64::MAX)
     }
 
     /// Successful calls: completed calls (the duration histogram's count) minus the
-    /// others. Failures are counted before their duration is observed, so a concurrent
-    /// read can only undercount; keeping the largest value exposed makes the counter
-    /// monotonic, and exact once calls settle.
+    /// others, never decreasing (see [`Tally::ok`]).
     pub(super) fn ok_calls(&self) -> u64 {
+        // Completed first: the failures read afterwards include those of every call in it.
         let completed = self.duration().count();
-        let failed = self.calls("error") + self.cancelled.load(Ordering::Relaxed);
-        let ok = completed.saturating_sub(failed);
-        self.reported_ok.fetch_max(ok, Ordering::Relaxed).max(ok)
+        self.tally.ok(completed, || self.in_error_sets())
+    }
+
+    /// Failed calls counted in error sets (those that returned an error).
+    fn in_error_sets(&self) -> u64 {
+        let mut n = 0;
+        self.cells().error_sets(|set| n += set.total());
+        n
     }
 
     /// Completed calls with this `result` label (`ok`, `error`, `cancelled`).
     pub fn calls(&self, result: &str) -> u64 {
         match result {
             "ok" => self.ok_calls(),
-            "cancelled" => self.cancelled.load(Ordering::Relaxed),
-            "error" => {
-                let mut n = self.panicked.load(Ordering::Relaxed)
-                    + self.unclassified.load(Ordering::Relaxed);
-                self.cells().error_sets(|set| n += set.total());
-                n
-            }
+            "cancelled" => self.tally.cancelled(),
+            "error" => self.tally.errors(self.in_error_sets()),
             _ => 0,
         }
     }
@@ -338,10 +330,10 @@ impl FnSite {
     /// `panic`).
     pub fn errors(&self, error: &str) -> u64 {
         if error == "panic" {
-            return self.panicked.load(Ordering::Relaxed);
+            return self.tally.panicked();
         }
         if error == UNCLASSIFIED {
-            return self.unclassified.load(Ordering::Relaxed);
+            return self.tally.unclassified();
         }
         let mut n = 0;
         self.cells().error_sets(|set| n += set.count_of(error));
@@ -431,7 +423,7 @@ impl FnSite {
     #[inline]
     pub(super) fn begin(&self) {
         if self.concurrency {
-            self.started.fetch_add(1, Ordering::Relaxed);
+            self.tally.start();
         }
     }
 
@@ -444,7 +436,9 @@ impl FnSite {
             clippy::cast_precision_loss,
             reason = "durations below 2^53 ns are exact"
         )]
-        self.cells().duration.observe(nanos as f64 * 1e-9);
+        let secs = nanos as f64 * 1e-9;
+        // After the call's start and failure counts are published (see `Tally::complete`).
+        self.tally.complete(|| self.cells().duration.observe(secs));
     }
 }
 
