@@ -285,9 +285,11 @@ fn phase_within(service: &Service, name: &str, bound: f64) -> (f64, u64, Vec<u64
     (best, spans, rss, runs)
 }
 
-/// Within 10 % of `p99`, plus `hey`'s 0.1 ms reporting step.
+/// Within 10 % of `p99`, or one tick of tokio's timer (1 ms) over it: the user lookups
+/// sleep 2 ms on that timer, so their latencies move in whole ticks, and `hey` reports
+/// 0.1 ms steps.
 fn ten_percent_over(p99: f64) -> f64 {
-    p99 * 1.10 + 0.0001
+    (p99 * 1.10).max(p99 + 0.001)
 }
 
 /// Two seconds of [`steady`], not measured: connections opened, caches and allocator
@@ -442,7 +444,8 @@ fn collector_killed_hung_and_restarted_under_load() {
         peak(&hung_rss),
         peak(&restarted_rss),
     );
-    // Latency: within 10 % of the healthy service's, measured before and after the faults.
+    // Latency: within 10 % (or a timer tick) of the healthy service's, measured before and
+    // after the faults.
     let healthy = healthy_p99.max(after[0].p99);
     for (name, p99) in [("killed", killed), ("hung", hung), ("restarted", restarted)] {
         assert!(
