@@ -48,6 +48,27 @@ async fn call(app: &Router, path: &str, headers: &[(&str, &str)]) -> (StatusCode
     )
 }
 
+/// The lines of the exposition `text` that belong to the families whose name starts with
+/// `prefix` (their `#` comments and samples), in exposition order.
+fn lines_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            ["# HELP ", "# TYPE ", "# UNIT "]
+                .iter()
+                .find_map(|comment| line.strip_prefix(comment))
+                .unwrap_or(line)
+                .starts_with(prefix)
+        })
+        .collect()
+}
+
+/// The counter's family in the Prometheus text format, after `inc_by(3)`.
+const EVENTS_TEXT: [&str; 3] = [
+    "# HELP axum_handler_test_events_total Events counted by the axum handler test.",
+    "# TYPE axum_handler_test_events_total counter",
+    "axum_handler_test_events_total 3",
+];
+
 #[tokio::test]
 async fn metrics_in_a_user_router() {
     AXUM_EVENTS.inc_by(3);
@@ -61,10 +82,7 @@ async fn metrics_in_a_user_router() {
     let (status, content_type, body) = call(&app, "/metrics", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
-    assert!(
-        body.contains("axum_handler_test_events_total 3\n"),
-        "{body}"
-    );
+    assert_eq!(lines_of(&body, "axum_handler_"), EVENTS_TEXT, "{body}");
 
     let (status, content_type, body) = call(
         &app,
@@ -73,21 +91,53 @@ async fn metrics_in_a_user_router() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(content_type.starts_with("application/openmetrics-text; version=1.0.0"));
-    assert!(body.ends_with("# EOF\n"));
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(body.ends_with("\n# EOF\n"), "{body}");
+    assert_eq!(body.matches("# EOF").count(), 1, "{body}");
+    // The family exactly, but for the value of `_created`: a timestamp of this run.
+    let om = lines_of(&body, "axum_handler_");
+    assert_eq!(om.len(), 4, "{body}");
+    assert_eq!(
+        om[..3],
+        [
+            "# TYPE axum_handler_test_events counter",
+            "# HELP axum_handler_test_events Events counted by the axum handler test.",
+            "axum_handler_test_events_total 3",
+        ],
+        "{body}"
+    );
+    let created: f64 = om[3]
+        .strip_prefix("axum_handler_test_events_created ")
+        .expect("the _created sample")
+        .parse()
+        .expect("a timestamp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+    assert!(0.0 < created && created <= now, "{created} vs {now}");
 
-    let (status, _, body) = call(&app, "/private/metrics", &[]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, "Bearer realm=\"metrics\"|unauthorized\n");
-    let (status, _, _) = call(
-        &app,
-        "/private/metrics",
-        &[("authorization", "Bearer nope")],
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, body) =
+    let unauthorized = (
+        StatusCode::UNAUTHORIZED,
+        "text/plain; charset=utf-8".to_owned(),
+        "Bearer realm=\"metrics\"|unauthorized\n".to_owned(),
+    );
+    assert_eq!(call(&app, "/private/metrics", &[]).await, unauthorized);
+    assert_eq!(
+        call(
+            &app,
+            "/private/metrics",
+            &[("authorization", "Bearer nope")],
+        )
+        .await,
+        unauthorized
+    );
+    let (status, content_type, body) =
         call(&app, "/private/metrics", &[("authorization", "Bearer t0k")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("axum_handler_test_events_total 3\n"));
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(lines_of(&body, "axum_handler_"), EVENTS_TEXT, "{body}");
 }

@@ -1,6 +1,7 @@
 //! Health checks: `/health/live`, `/health/ready` with each component's state and 503
 //! when one fails or times out, and `app_health{component}`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use obs_runtime::axum::Health;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 async fn get(app: &axum::Router, path: &str) -> (StatusCode, Value) {
@@ -20,12 +21,43 @@ fn gauge(component: &str) -> Option<f64> {
     obs_tests::global_sample("app_health", &[("component", component)])
 }
 
+/// Takes each component's `latency_ms` out of a `/health/ready` body, so that the rest
+/// can be compared whole: the latencies, by component.
+fn take_latencies(body: &mut Value) -> BTreeMap<String, f64> {
+    body["components"]
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("no components"))
+        .iter_mut()
+        .map(|(name, component)| {
+            let latency = component
+                .as_object_mut()
+                .and_then(|c| c.remove("latency_ms"))
+                .and_then(|l| l.as_f64())
+                .unwrap_or_else(|| panic!("{name} has no latency_ms"));
+            (name.clone(), latency)
+        })
+        .collect()
+}
+
+/// `/health/ready` with `auth`: the status, the body without latencies, the latencies.
+async fn ready_with(
+    app: &axum::Router,
+    auth: Option<&str>,
+) -> (StatusCode, Value, BTreeMap<String, f64>) {
+    let (status, mut body) = get_with(app, "/health/ready", auth).await;
+    let latencies = take_latencies(&mut body);
+    (status, body, latencies)
+}
+
 #[tokio::test]
 async fn readiness_follows_the_checks() {
     let cache_up = Arc::new(AtomicBool::new(true));
     // Every probe runs the checks here: the cache has its own test.
     let health = Health::new().cache_for(Duration::ZERO);
-    health.register("hc_database", Duration::from_millis(200), || async {
+    // Takes 50 ms: its latency is known from below, and from above by its timeout (a
+    // check that timed out is down).
+    health.register("hc_database", Duration::from_secs(1), || async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(())
     });
     let flag = Arc::clone(&cache_up);
@@ -41,34 +73,51 @@ async fn readiness_follows_the_checks() {
     });
     let app: axum::Router = health.router();
 
-    let (status, body) = get(&app, "/health/live").await;
     assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::OK, Some("alive"))
+        get(&app, "/health/live").await,
+        (StatusCode::OK, json!({"status": "alive"}))
     );
 
-    let (status, body) = get(&app, "/health/ready").await;
+    let (status, body, latency) = ready_with(&app, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["status"], "ready");
-    assert_eq!(body["components"]["hc_database"]["status"], "up");
-    assert_eq!(body["components"]["hc_cache"]["status"], "up");
-    // Measured, and within the check's 200 ms timeout (a check that timed out is down).
-    let latency = body["components"]["hc_cache"]["latency_ms"]
-        .as_f64()
-        .unwrap();
-    assert!((0.0..200.0).contains(&latency), "{latency}");
+    assert_eq!(
+        body,
+        json!({
+            "status": "ready",
+            "components": {
+                "hc_cache": {"status": "up"},
+                "hc_database": {"status": "up"},
+            },
+        })
+    );
+    // Measured: at least the 50 ms it sleeps, and within its 1 s timeout; the cache's check
+    // returns at once, within its 200 ms timeout.
+    assert!(
+        (50.0..1000.0).contains(&latency["hc_database"]),
+        "{latency:?}"
+    );
+    assert!((0.0..200.0).contains(&latency["hc_cache"]), "{latency:?}");
     assert_eq!(gauge("hc_cache"), Some(1.0));
+    assert_eq!(gauge("hc_database"), Some(1.0));
 
     cache_up.store(false, Ordering::Relaxed);
-    let (status, body) = get(&app, "/health/ready").await;
+    let (status, body, latency) = ready_with(&app, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["status"], "not ready");
-    assert_eq!(body["components"]["hc_cache"]["status"], "down");
     assert_eq!(
-        body["components"]["hc_cache"]["error"],
-        "connection refused"
+        body,
+        json!({
+            "status": "not ready",
+            "components": {
+                "hc_cache": {"status": "down", "error": "connection refused"},
+                "hc_database": {"status": "up"},
+            },
+        })
     );
-    assert_eq!(body["components"]["hc_database"]["status"], "up");
+    assert!(
+        (50.0..1000.0).contains(&latency["hc_database"]),
+        "{latency:?}"
+    );
+    assert!((0.0..200.0).contains(&latency["hc_cache"]), "{latency:?}");
     assert_eq!(gauge("hc_cache"), Some(0.0));
     assert_eq!(gauge("hc_database"), Some(1.0));
 
@@ -79,16 +128,33 @@ async fn readiness_follows_the_checks() {
     });
     cache_up.store(true, Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let (status, body) = get(&app, "/health/ready").await;
-    assert!(started.elapsed() < Duration::from_secs(2));
+    let (status, body, latency) = ready_with(&app, None).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["components"]["hc_queue"]["status"], "down");
     assert_eq!(
-        body["components"]["hc_queue"]["error"],
-        "timed out after 100ms"
+        body,
+        json!({
+            "status": "not ready",
+            "components": {
+                "hc_cache": {"status": "up"},
+                "hc_database": {"status": "up"},
+                "hc_queue": {"status": "down", "error": "timed out after 100ms"},
+            },
+        })
     );
-    assert_eq!(body["components"]["hc_cache"]["status"], "up");
+    // The hung check is given up at its 100 ms timeout, not before.
+    assert!(
+        (100.0..2000.0).contains(&latency["hc_queue"]),
+        "{latency:?}"
+    );
+    assert!(
+        (50.0..1000.0).contains(&latency["hc_database"]),
+        "{latency:?}"
+    );
     assert_eq!(gauge("hc_queue"), Some(0.0));
+    assert_eq!(gauge("hc_cache"), Some(1.0));
+    assert_eq!(gauge("hc_database"), Some(1.0));
     let text = obs_runtime::Registry::global().render(None).body;
     obs_tests::promtool_check(&text);
 }
@@ -122,21 +188,40 @@ async fn readiness_reports_are_cached() {
         async { Ok(()) }
     });
     let app: axum::Router = health.router();
-    for _ in 0..50 {
-        assert_eq!(get(&app, "/health/ready").await.0, StatusCode::OK);
+    let first = get(&app, "/health/ready").await;
+    for _ in 1..50 {
+        // The very same report, latency included.
+        assert_eq!(get(&app, "/health/ready").await, first);
     }
     assert_eq!(runs.load(Ordering::Relaxed), 1);
+    let ready = json!({"status": "ready", "components": {"hcc_db": {"status": "up"}}});
+    let (status, mut body) = first;
+    take_latencies(&mut body);
+    assert_eq!((status, body), (StatusCode::OK, ready.clone()));
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(get(&app, "/health/ready").await.0, StatusCode::OK);
+    let (status, body, _) = ready_with(&app, None).await;
+    assert_eq!((status, body), (StatusCode::OK, ready));
     assert_eq!(runs.load(Ordering::Relaxed), 2);
     health.register("hcc_cache", Duration::from_millis(200), || async {
         Err("down".to_owned())
     });
+    let (status, body, _) = ready_with(&app, None).await;
     assert_eq!(
-        get(&app, "/health/ready").await.0,
-        StatusCode::SERVICE_UNAVAILABLE
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "not ready",
+                "components": {
+                    "hcc_cache": {"status": "down", "error": "down"},
+                    "hcc_db": {"status": "up"},
+                },
+            })
+        )
     );
     assert_eq!(runs.load(Ordering::Relaxed), 3);
+    assert_eq!(gauge("hcc_cache"), Some(0.0));
+    assert_eq!(gauge("hcc_db"), Some(1.0));
 }
 
 /// Error messages (which can name hosts and ports) are hidden from callers without the
@@ -151,25 +236,43 @@ async fn error_details_only_with_the_token() {
     });
     let app: axum::Router = health.router();
     for auth in [None, Some("Bearer wrong"), Some("s3cret")] {
-        let (status, body) = get_with(&app, "/health/ready", auth).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body["components"]["hcd_db"]["status"], "down");
-        assert!(
-            body["components"]["hcd_db"].get("error").is_none(),
-            "{body}"
+        let (status, body, _) = ready_with(&app, auth).await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "not ready", "components": {"hcd_db": {"status": "down"}}})
+            ),
+            "{auth:?}"
         );
     }
-    let (_, body) = get_with(&app, "/health/ready", Some("Bearer s3cret")).await;
+    let (status, body, _) = ready_with(&app, Some("Bearer s3cret")).await;
     assert_eq!(
-        body["components"]["hcd_db"]["error"],
-        "connect to 10.1.2.3:5432 failed"
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "not ready",
+                "components": {
+                    "hcd_db": {"status": "down", "error": "connect to 10.1.2.3:5432 failed"},
+                },
+            })
+        )
     );
+    assert_eq!(gauge("hcd_db"), Some(0.0));
     let hidden = Health::new()
         .cache_for(Duration::ZERO)
         .error_details(obs_runtime::axum::ErrorDetails::Hidden);
     hidden.register("hcd_q", Duration::from_millis(200), || async {
         Err("queue at 10.0.0.9".to_owned())
     });
-    let (_, body) = get_with(&hidden.router(), "/health/ready", Some("Bearer s3cret")).await;
-    assert!(body["components"]["hcd_q"].get("error").is_none(), "{body}");
+    let (status, body, _) = ready_with(&hidden.router(), Some("Bearer s3cret")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "not ready", "components": {"hcd_q": {"status": "down"}}})
+        )
+    );
+    assert_eq!(gauge("hcd_q"), Some(0.0));
 }
