@@ -84,10 +84,25 @@ pub(crate) fn write_rfc3339(out: &mut String, nanos: u64) {
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
     let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    let _ = std::fmt::Write::write_fmt(
-        out,
-        format_args!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{micros:06}Z"),
-    );
+    // Digits written in place: one log line each, so no formatting machinery (a `u64` of
+    // nanoseconds ends in the year 2554, four digits).
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (range, value) in [
+        (0..4, year),
+        (5..7, month),
+        (8..10, day),
+        (11..13, h),
+        (14..16, m),
+        (17..19, s),
+        (20..26, micros),
+    ] {
+        let mut n = value;
+        for digit in text[range].iter_mut().rev() {
+            *digit = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+        }
+    }
+    out.push_str(core::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
@@ -144,5 +159,7 @@ mod tests {
             format(4_102_444_799_999_999_999),
             "2099-12-31T23:59:59.999999Z"
         );
+        // The last instant a u64 of nanoseconds holds: still four year digits.
+        assert_eq!(format(u64::MAX), "2554-07-21T23:34:33.709551Z");
     }
 }
