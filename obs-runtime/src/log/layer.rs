@@ -124,7 +124,7 @@ where
                 .as_ref()
                 .map(tracing_subscriber::registry::SpanRef::name),
             message: fields.message.as_deref().unwrap_or(""),
-            trace: context.map(|c| (c.trace_id.to_string(), c.span_id.to_string())),
+            trace: context.map(|c| (c.trace_id.hex(), c.span_id.hex())),
             bound: &bound,
             fields: &fields.attributes,
         };

@@ -15,7 +15,8 @@ pub(super) struct Line<'a> {
     pub(super) target: &'a str,
     pub(super) span: Option<&'a str>,
     pub(super) message: &'a str,
-    pub(super) trace: Option<(String, String)>,
+    /// The trace and span ids, as hex digits.
+    pub(super) trace: Option<([u8; 32], [u8; 16])>,
     pub(super) bound: &'a [(&'static str, String)],
     pub(super) fields: &'a [(&'static str, AttrValue)],
 }
@@ -35,10 +36,11 @@ impl Line<'_> {
             json_str(out, span);
         }
         if let Some((trace_id, span_id)) = &self.trace {
-            let _ = write!(
-                out,
-                ",\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\""
-            );
+            out.push_str(",\"trace_id\":\"");
+            out.push_str(core::str::from_utf8(trace_id).unwrap_or_default());
+            out.push_str("\",\"span_id\":\"");
+            out.push_str(core::str::from_utf8(span_id).unwrap_or_default());
+            out.push('"');
         }
         for (key, value) in self.bound {
             if matches!(
@@ -144,8 +146,12 @@ impl Line<'_> {
             field(out, key, value);
         }
         if let Some((trace_id, span_id)) = &self.trace {
-            field(out, "trace_id", trace_id);
-            field(out, "span_id", span_id);
+            let (trace_id, span_id) = (
+                core::str::from_utf8(trace_id).unwrap_or_default(),
+                core::str::from_utf8(span_id).unwrap_or_default(),
+            );
+            field(out, "trace_id", &trace_id);
+            field(out, "span_id", &span_id);
         }
         out.push('\n');
     }
@@ -196,7 +202,18 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let (escape, len): (Option<&str>, usize) = match bytes[i] {
+        // Eight bytes at a time while none of them may need an escape.
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            if may_need_escape(word) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&byte) = bytes.get(i) else {
+            break;
+        };
+        let (escape, len): (Option<&str>, usize) = match byte {
             b'"' => (Some("\\\""), 1),
             b'\\' => (Some("\\\\"), 1),
             b'\n' => (Some("\\n"), 1),
@@ -225,6 +242,23 @@ pub(crate) fn json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[run..]);
     out.push('"');
+}
+
+/// Whether one of the eight bytes of `word` is a control character, `"`, `\\` or `0xE2`
+/// (the lead byte of U+2028 and U+2029). Exact as a yes/no: the classic "has a zero
+/// byte" and "has a byte below n" tests on a word (no false positives or negatives for
+/// the whole word; only which byte is not told).
+#[inline]
+fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    below_space
+        | has_zero(word ^ (ONES * u64::from(b'"')))
+        | has_zero(word ^ (ONES * u64::from(b'\\')))
+        | has_zero(word ^ (ONES * 0xE2))
+        != 0
 }
 
 #[cfg(test)]
@@ -273,6 +307,13 @@ mod tests {
     proptest! {
         #[test]
         fn any_text_escapes_like_the_char_by_char_rule(s in any::<String>()) {
+            prop_assert_eq!(escaped(&s), reference(&s));
+        }
+
+        #[test]
+        fn long_mixed_text_escapes_like_the_char_by_char_rule(
+            s in "[\\x00-\\x7f\u{2027}\u{2028}\u{2029}\u{e2}é€]{0,64}"
+        ) {
             prop_assert_eq!(escaped(&s), reference(&s));
         }
 

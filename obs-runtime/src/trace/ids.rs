@@ -116,9 +116,33 @@ fn parse_hex(hex: &str) -> Option<u128> {
     Some(n)
 }
 
+/// The lowercase hex digits of `n`'s low `N / 2` bytes, most significant first.
+fn hex_digits<const N: usize>(mut n: u128) -> [u8; N] {
+    let mut out = [b'0'; N];
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(n & 0xf) as usize];
+        n >>= 4;
+    }
+    out
+}
+
+impl TraceId {
+    /// The 32 lowercase hex digits of the W3C form.
+    pub(crate) fn hex(self) -> [u8; 32] {
+        hex_digits(self.0)
+    }
+}
+
+impl SpanId {
+    /// The 16 lowercase hex digits of the W3C form.
+    pub(crate) fn hex(self) -> [u8; 16] {
+        hex_digits(u128::from(self.0))
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.write_str(core::str::from_utf8(&self.hex()).unwrap_or_default())
     }
 }
 
@@ -130,7 +154,7 @@ impl fmt::Debug for TraceId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(core::str::from_utf8(&self.hex()).unwrap_or_default())
     }
 }
 
