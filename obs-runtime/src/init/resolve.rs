@@ -136,30 +136,38 @@ pub(super) fn span_limits(env: &Env) -> Result<SpanLimits, InitError> {
 pub(super) fn batch(code: Option<PipelineConfig>, env: &Env) -> Result<PipelineConfig, InitError> {
     // Batch pipeline.
     let mut pipeline = code.unwrap_or_default();
-    if let Some(n) = parse_number::<usize>(
-        env,
+    // Zero is refused, not taken as one: a queue or batch that holds nothing is a typo.
+    let positive = |var: &'static str, max: usize, expected: &'static str| {
+        parse_number::<usize>(env, var, expected)?
+            .map(|n| {
+                if (1..=max).contains(&n) {
+                    Ok(n)
+                } else {
+                    Err(invalid(var, &env.get(var).unwrap_or_default(), expected))
+                }
+            })
+            .transpose()
+    };
+    if let Some(n) = positive(
         "OTEL_BSP_MAX_QUEUE_SIZE",
+        crate::trace::MAX_QUEUE_SIZE,
         "a number of spans from 1 to 1048576",
     )? {
-        if n > crate::trace::MAX_QUEUE_SIZE {
-            let raw = env.get("OTEL_BSP_MAX_QUEUE_SIZE").unwrap_or_default();
-            return Err(invalid(
-                "OTEL_BSP_MAX_QUEUE_SIZE",
-                &raw,
-                "a number of spans from 1 to 1048576",
-            ));
-        }
-        pipeline.max_queue = n.max(1);
+        pipeline.max_queue = n;
     }
-    if let Some(n) = parse_number::<usize>(env, "OBS_BSP_MAX_QUEUE_BYTES", "a number of bytes")? {
-        pipeline.max_queue_bytes = n.max(1);
+    if let Some(n) = positive(
+        "OBS_BSP_MAX_QUEUE_BYTES",
+        usize::MAX,
+        "a positive number of bytes",
+    )? {
+        pipeline.max_queue_bytes = n;
     }
-    if let Some(n) = parse_number::<usize>(
-        env,
+    if let Some(n) = positive(
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        usize::MAX,
         "a positive number of spans",
     )? {
-        pipeline.max_batch = n.max(1);
+        pipeline.max_batch = n;
     }
     if let Some(ms) =
         parse_number::<u64>(env, "OTEL_BSP_SCHEDULE_DELAY", "a delay in milliseconds")?

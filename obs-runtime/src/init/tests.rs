@@ -60,6 +60,149 @@ proptest::proptest! {
     }
 }
 
+/// What the specification of `var` allows, decided without obs's parsers: `Some(true)`
+/// when `value` must be accepted, `Some(false)` when it must be refused, `None` for
+/// variables this oracle does not judge. A blank value is the variable unset.
+fn spec_allows(var: &str, value: &str) -> Option<bool> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Some(true);
+    }
+    // A decimal integer: digits only, an optional `+` first.
+    let integer = || -> Option<u128> {
+        let digits = v.strip_prefix('+').unwrap_or(v);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let within = |lo: u128, hi: u128| Some(integer().is_some_and(|n| (lo..=hi).contains(&n)));
+    let usize_max = u128::try_from(usize::MAX).unwrap_or(u128::MAX);
+    match var {
+        "OTEL_BSP_MAX_QUEUE_SIZE" => within(1, 1_048_576),
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" | "OBS_BSP_MAX_QUEUE_BYTES" => within(1, usize_max),
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+        | "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"
+        | "OTEL_SPAN_EVENT_COUNT_LIMIT" => within(0, usize_max),
+        "OTEL_BSP_SCHEDULE_DELAY" | "OTEL_EXPORTER_OTLP_TIMEOUT" => within(0, u128::from(u64::MAX)),
+        "OTEL_TRACES_SAMPLER" => Some(matches!(
+            v,
+            "always_on"
+                | "always_off"
+                | "traceidratio"
+                | "parentbased_always_on"
+                | "parentbased_always_off"
+                | "parentbased_traceidratio"
+        )),
+        // A decimal number (an exponent allowed) from 0 to 1.
+        "OTEL_TRACES_SAMPLER_ARG" => {
+            let unsigned = v.strip_prefix(['+', '-']).unwrap_or(v);
+            let (mantissa, exponent) = unsigned
+                .split_once(['e', 'E'])
+                .map_or((unsigned, None), |(m, e)| (m, Some(e)));
+            let digits = mantissa.replacen('.', "", 1);
+            let numeric = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && exponent.is_none_or(|e| {
+                    let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+                    !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+                });
+            Some(numeric && v.parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r)))
+        }
+        "OTEL_EXPORTER_OTLP_PROTOCOL" => {
+            Some(v == "http/protobuf" || (v == "grpc" && cfg!(feature = "otlp-grpc")))
+        }
+        "OTEL_TRACES_EXPORTER" => Some(matches!(v, "otlp" | "none")),
+        "OTEL_SDK_DISABLED" => {
+            Some(v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"))
+        }
+        // `name=value` pairs: a token (RFC 9110) for the name; for the value (without
+        // percent escapes, judged elsewhere) any byte but controls other than tab.
+        "OTEL_EXPORTER_OTLP_HEADERS" => {
+            if v.contains('%') {
+                return None;
+            }
+            let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            Some(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                    .all(|item| {
+                        item.split_once('=').is_some_and(|(k, val)| {
+                            let k = k.trim();
+                            !k.is_empty()
+                                && k.bytes().all(tchar)
+                                && val
+                                    .trim()
+                                    .bytes()
+                                    .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+                        })
+                    }),
+            )
+        }
+        _ => None,
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("OBS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2048),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Every parser accepts exactly what its specification allows: each variable, with
+    /// values near and across its grammar's edges, is accepted if and only if the oracle
+    /// above allows it (the exporter is configured, so its variables are parsed).
+    #[test]
+    fn parsers_accept_exactly_what_the_spec_allows(
+        var in proptest::sample::select(&[
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            "OBS_BSP_MAX_QUEUE_BYTES",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+            "OTEL_SPAN_EVENT_COUNT_LIMIT",
+            "OTEL_BSP_SCHEDULE_DELAY",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_TRACES_SAMPLER",
+            "OTEL_TRACES_SAMPLER_ARG",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_SDK_DISABLED",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ][..]),
+        value in proptest::prelude::prop_oneof![
+            "\\PC{0,12}",
+            " ?[+-]?[0-9]{0,25} ?",
+            "0|1|1048576|1048577|18446744073709551615|18446744073709551616|-1|\\+7|0x10|1_000",
+            "[+-]?[0-9]{0,2}(\\.[0-9]{0,3})?([eE][+-]?[0-9]{0,2})?|inf|NaN|\\.|1\\.0\\.0",
+            "(parentbased_)?(always_on|always_off|traceidratio|AlwaysOn|always-on)",
+            "http/protobuf|grpc|http/json|HTTP/PROTOBUF|otlp|none|true|false|TRUE|yes",
+            "( ?[a-zA-Z0-9 !#@:\u{e9}\u{7f}-]{0,5} ?= ?[a-z0-9 \t\u{1}\u{e9}]{0,5},?){0,3}",
+        ],
+    ) {
+        let Some(allowed) = spec_allows(var, &value) else {
+            return Ok(());
+        };
+        let mut vars = vec![
+            (var.to_owned(), value.clone()),
+            ("OBS_METRICS_ADDR".to_owned(), "off".to_owned()),
+        ];
+        if var != "OTEL_TRACES_EXPORTER" && var != "OTEL_SDK_DISABLED" {
+            vars.push(("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), "http://127.0.0.1:4318".to_owned()));
+        }
+        let accepted = init().env(vars).build().map(drop);
+        proptest::prop_assert_eq!(
+            accepted.is_ok(),
+            allowed,
+            "{}={:?}: {:?}",
+            var,
+            value,
+            accepted.err().map(|e| e.to_string())
+        );
+    }
+}
+
 /// No error message echoes a secret: the headers variable (API keys), the token, or
 /// credentials in an endpoint URL.
 #[test]
