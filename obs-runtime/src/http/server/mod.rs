@@ -8,10 +8,12 @@
 //! malformed client can neither block probes and scrapes nor grow memory:
 //!
 //! - the whole request head must arrive within 5 s, however it trickles in (else `408`);
-//! - at most 128 connections are served at once (each thread with a 256 KiB stack); when all are taken, the oldest one still
-//!   sending its request after 0.5 s, else the oldest still there after 1 s (reading its
-//!   answer very slowly), is closed to make room, so slow clients cannot keep probes out
-//!   (and a flood of new connections cannot push out one that just arrived);
+//! - at most 128 connections are served at once; when all are taken, the oldest one
+//!   still sending its request after 0.5 s, else the oldest still being written its
+//!   answer 1 s after it arrived, is closed to make room, so slow clients cannot keep
+//!   probes out (a flood of new connections cannot push out one that just arrived, and a
+//!   connection whose handler is running is never closed, so no thread outlives its
+//!   slot);
 //! - the answer and the close after it must be done within 5 s and 1 s;
 //! - when every slot is busy answering, a newcomer's request is read and answered `503`;
 //! - a handler that panics (a readiness check) answers `500` and frees its slot;
@@ -22,11 +24,10 @@
 //! `obs_metrics_server_dropped_total{reason}` (`evicted`, `busy`, `timeout`, `panic`).
 
 use core::fmt;
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,7 @@ use crate::metrics::self_metrics::{ConnectionDrop, SERVER_DROPPED};
 
 mod request;
 mod response;
+mod slots;
 
 use request::{BadRequest, DeadlineReader, read_head};
 /// The bearer token check, shared with the axum health endpoint.
@@ -43,17 +45,18 @@ use request::{BadRequest, DeadlineReader, read_head};
 pub(crate) use response::bearer_matches;
 use response::{JSON, TEXT, YAML, authorized, write_response};
 pub use response::{MetricsResponse, metrics_response};
+use slots::{Conn, HANDLING, READING, SlotGuard, Slots, WRITING};
 
 /// The default listen address, the OpenTelemetry Prometheus exporter's port on loopback.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 /// Connections served at once. When all are taken, the oldest one still sending its
-/// request is closed to make room, so slow or idle clients cannot starve probes. 128, so
-/// that 50 clients both sending and reading very slowly, and reconnecting at once when
-/// closed (too young to be evicted), still leave room for Prometheus and the probes.
+/// request after 0.5 s, else the oldest still being written its answer 1 s after it
+/// arrived, is closed to make room, so slow or idle clients
+/// cannot starve probes. 128, so that 50 clients both sending and reading very slowly,
+/// and reconnecting at once when closed (too young to be evicted), still leave room for
+/// Prometheus and the probes.
 const MAX_CONNECTIONS: usize = 128;
-/// Stack of a connection's thread: parsing a head and rendering an answer need little.
-const CONNECTION_STACK: usize = 256 * 1024;
 /// Connections being answered `503` at once (every slot busy writing); more are closed.
 const MAX_REJECTING: usize = 8;
 /// The whole request head must arrive within this, however it trickles in.
@@ -187,51 +190,6 @@ impl Drop for MetricsServer {
     }
 }
 
-/// A connection being served, as the acceptor sees it.
-struct Conn {
-    id: u64,
-    /// A handle on the same socket, to close it from the acceptor.
-    stream: TcpStream,
-    /// Still reading its request head: may be evicted.
-    reading: AtomicBool,
-    /// When it was accepted: only connections older than [`EVICTABLE_AFTER`] are evicted,
-    /// so a flood of new connections cannot push out a probe that just arrived.
-    since: Instant,
-}
-
-/// How long a connection may send its request before it may be evicted for a newcomer.
-const EVICTABLE_AFTER: Duration = Duration::from_millis(500);
-/// How long a connection may take in all (its request and its answer) before it may be
-/// evicted for a newcomer even while being answered: a scrape on a working network takes
-/// milliseconds, so only a client reading its answer very slowly gets there, and such
-/// clients would otherwise hold every slot for the whole answer deadline.
-const SLOW_READER_AFTER: Duration = Duration::from_secs(1);
-
-/// The connections being served, oldest first.
-#[derive(Default)]
-struct Slots {
-    conns: Mutex<VecDeque<Arc<Conn>>>,
-    rejecting: AtomicUsize,
-}
-
-impl Slots {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Conn>>> {
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Frees a connection's slot however its thread ends (a panic included).
-struct SlotGuard {
-    slots: Arc<Slots>,
-    id: u64,
-}
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        self.slots.lock().retain(|c| c.id != self.id);
-    }
-}
-
 fn accept_loop(listener: &TcpListener, config: &ServerConfig, stop: &AtomicBool) {
     let slots = Arc::new(Slots::default());
     let mut next_id = 0u64;
@@ -258,24 +216,13 @@ fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) 
     let conn = Arc::new(Conn {
         id,
         stream: handle,
-        reading: AtomicBool::new(true),
+        phase: AtomicU8::new(READING),
         since: Instant::now(),
     });
     {
         let mut conns = slots.lock();
         if conns.len() >= MAX_CONNECTIONS {
-            // The oldest still sending its request, else the oldest still being answered
-            // after `SLOW_READER_AFTER`: a client that slow lost its turn to a newcomer.
-            let victim = conns
-                .iter()
-                .position(|c| {
-                    c.reading.load(Ordering::Relaxed) && c.since.elapsed() >= EVICTABLE_AFTER
-                })
-                .or_else(|| {
-                    conns
-                        .iter()
-                        .position(|c| c.since.elapsed() >= SLOW_READER_AFTER)
-                });
+            let victim = slots::victim(&conns, Instant::now());
             let Some(oldest) = victim else {
                 drop(conns);
                 reject_busy(stream, slots);
@@ -295,7 +242,6 @@ fn admit(stream: TcpStream, id: u64, config: &ServerConfig, slots: &Arc<Slots>) 
     };
     let spawned = std::thread::Builder::new()
         .name("obs-metrics-conn".to_owned())
-        .stack_size(CONNECTION_STACK)
         .spawn(move || {
             let _guard = guard;
             let _ = serve(stream, &config, &conn);
@@ -315,7 +261,6 @@ fn reject_busy(stream: TcpStream, slots: &Arc<Slots>) {
     let inner = Arc::clone(slots);
     let spawned = std::thread::Builder::new()
         .name("obs-metrics-busy".to_owned())
-        .stack_size(CONNECTION_STACK)
         .spawn(move || {
             let mut stream = stream;
             let _ = stream.set_nonblocking(false);
@@ -357,31 +302,54 @@ fn close_politely(stream: &TcpStream) {
     let _ = io::copy(&mut (&mut drain).take(64 * 1024), &mut io::sink());
 }
 
+/// Writes an answer once the handler is done: from here the connection may be evicted.
+fn answer(
+    stream: &mut TcpStream,
+    conn: &Conn,
+    status: u16,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    head_only: bool,
+) -> io::Result<()> {
+    conn.phase.store(WRITING, Ordering::Relaxed);
+    write_response(stream, status, content_type, headers, body, head_only)
+}
+
 fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let head = read_head(stream, Instant::now() + HEAD_DEADLINE)?;
-    conn.reading.store(false, Ordering::Relaxed);
+    conn.phase.store(HANDLING, Ordering::Relaxed);
     let request = match head {
         Ok(r) => r,
         Err(BadRequest::Malformed) => {
-            return write_response(stream, 400, TEXT, &[], "bad request\n", false);
+            return answer(stream, conn, 400, TEXT, &[], "bad request\n", false);
         }
         Err(BadRequest::TooLarge) => {
-            return write_response(stream, 431, TEXT, &[], "request head too large\n", false);
+            return answer(
+                stream,
+                conn,
+                431,
+                TEXT,
+                &[],
+                "request head too large\n",
+                false,
+            );
         }
         Err(BadRequest::Version) => {
-            return write_response(stream, 505, TEXT, &[], "HTTP/1.1 only\n", false);
+            return answer(stream, conn, 505, TEXT, &[], "HTTP/1.1 only\n", false);
         }
         Err(BadRequest::Timeout) => {
             SERVER_DROPPED.with(ConnectionDrop::Timeout).inc();
-            return write_response(stream, 408, TEXT, &[], "request timeout\n", false);
+            return answer(stream, conn, 408, TEXT, &[], "request timeout\n", false);
         }
     };
     let head_only = request.method == "HEAD";
     if request.method != "GET" && !head_only {
-        return write_response(
+        return answer(
             stream,
+            conn,
             405,
             TEXT,
             &[("Allow", "GET, HEAD")],
@@ -397,8 +365,9 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
                 request.accept.as_deref(),
                 request.authorization.as_deref(),
             );
-            write_response(
+            answer(
                 stream,
+                conn,
                 response.status,
                 response.content_type,
                 &response.headers,
@@ -408,8 +377,9 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
         }
         "/dashboards/grafana.json" | "/dashboards/rules.yml" => {
             if !authorized(config.token.as_deref(), request.authorization.as_deref()) {
-                return write_response(
+                return answer(
                     stream,
+                    conn,
                     401,
                     TEXT,
                     &[("www-authenticate", "Bearer realm=\"metrics\"")],
@@ -425,15 +395,22 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
             } else {
                 (YAML, prometheus_rules(&RuleOptions::new(&config.service)))
             };
-            write_response(stream, 200, content_type, &[], &body, head_only)
+            answer(stream, conn, 200, content_type, &[], &body, head_only)
         }
-        "/health/live" => {
-            write_response(stream, 200, JSON, &[], "{\"status\":\"ok\"}\n", head_only)
-        }
+        "/health/live" => answer(
+            stream,
+            conn,
+            200,
+            JSON,
+            &[],
+            "{\"status\":\"ok\"}\n",
+            head_only,
+        ),
         "/health/ready" => {
             if (config.ready)() {
-                write_response(
+                answer(
                     stream,
+                    conn,
                     200,
                     JSON,
                     &[],
@@ -441,8 +418,9 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
                     head_only,
                 )
             } else {
-                write_response(
+                answer(
                     stream,
+                    conn,
                     503,
                     JSON,
                     &[],
@@ -451,6 +429,6 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
                 )
             }
         }
-        _ => write_response(stream, 404, TEXT, &[], "not found\n", head_only),
+        _ => answer(stream, conn, 404, TEXT, &[], "not found\n", head_only),
     }
 }
