@@ -496,6 +496,20 @@ pub fn wait_ready(
     }
 }
 
+/// The lines of the exposition `text` that belong to the families whose name starts with
+/// `prefix` (their `#` comments and samples), in exposition order.
+pub fn lines_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|line| {
+            ["# HELP ", "# TYPE ", "# UNIT "]
+                .iter()
+                .find_map(|comment| line.strip_prefix(comment))
+                .unwrap_or(line)
+                .starts_with(prefix)
+        })
+        .collect()
+}
+
 /// The value of one sample of the global registry (text format), or `None` when absent.
 pub fn global_sample(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     sample_in(

@@ -1,6 +1,6 @@
-//! The load harness: the orders example as a release binary (observed, or built without
-//! obs with the feature `baseline`), driven by `hey` (Debian package `hey`), its memory
-//! sampled from `/proc`.
+//! The load harness: the orders example as a release binary (as shipped, or built without
+//! `ObsLayer` and `#[observe]` with the feature `baseline`), driven by `hey` (Debian
+//! package `hey`), its memory sampled from `/proc`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -291,8 +291,11 @@ pub fn run(addr: SocketAddr, loads: &[Load], duration: Duration) -> Vec<LoadResu
 
 /// Reads `hey`'s summary report.
 pub fn parse_hey(report: &str) -> LoadResult {
+    // NaN until read: `hey` leaves out the percentiles it cannot give.
     let mut result = LoadResult {
         report: report.to_owned(),
+        p50: f64::NAN,
+        p99: f64::NAN,
         ..LoadResult::default()
     };
     let mut section = "";

@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use http_body_util::BodyExt as _;
+use obs_tests::lines_of;
 use tower::ServiceExt as _;
 
 obs_runtime::metric! {
@@ -46,20 +47,6 @@ async fn call(app: &Router, path: &str, headers: &[(&str, &str)]) -> (StatusCode
         content_type,
         www.map_or(body.clone(), |w| format!("{w}|{body}")),
     )
-}
-
-/// The lines of the exposition `text` that belong to the families whose name starts with
-/// `prefix` (their `#` comments and samples), in exposition order.
-fn lines_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter(|line| {
-            ["# HELP ", "# TYPE ", "# UNIT "]
-                .iter()
-                .find_map(|comment| line.strip_prefix(comment))
-                .unwrap_or(line)
-                .starts_with(prefix)
-        })
-        .collect()
 }
 
 /// The counter's family in the Prometheus text format, after `inc_by(3)`.

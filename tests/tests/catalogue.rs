@@ -5,6 +5,7 @@
 use obs_runtime::{Label, Registry, metric, metrics::Format};
 use std::collections::BTreeMap;
 
+use obs_tests::lines_of;
 use obs_tests::{Sample, promtool_check, python_parse, samples};
 
 /// Plan of a customer.
@@ -28,20 +29,6 @@ mod nested {
         /// Declared in another module.
         pub(crate) gauge NESTED("catalogue_nested_level");
     }
-}
-
-/// The lines of the exposition `text` that belong to the families whose name starts with
-/// `prefix` (their `#` comments and samples), in exposition order.
-fn lines_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter(|line| {
-            ["# HELP ", "# TYPE ", "# UNIT "]
-                .iter()
-                .find_map(|comment| line.strip_prefix(comment))
-                .unwrap_or(line)
-                .starts_with(prefix)
-        })
-        .collect()
 }
 
 /// The whole text exposition of this file's families, untouched: every series at zero.

@@ -9,7 +9,7 @@
 //! - 50 slow clients on the metrics endpoints under load: latency unchanged.
 //!
 //! Each phase runs `OBS_LOAD_SECS` seconds (default 4) and the cost comparison
-//! `OBS_LOAD_ROUNDS` rounds (default 2). The tests measure latency, so they run one at a
+//! `OBS_LOAD_ROUNDS` rounds (default 3). The tests measure latency, so they run one at a
 //! time. The figures are printed (`--nocapture`) for RELIABILITY.md.
 
 use std::cell::Cell;
@@ -60,6 +60,12 @@ fn only(result: &LoadResult, status: u16, what: &str) {
         result.report
     );
     assert!(result.responses() > 0, "{what}: no responses");
+    // `hey` prints no 99th percentile below 100 responses: the latency checks need one.
+    assert!(
+        result.p99.is_finite() && result.p99 > 0.0 && result.p50 > 0.0,
+        "{what}: no latency percentiles\n{}",
+        result.report
+    );
 }
 
 /// The median of `values`.
@@ -194,7 +200,7 @@ fn counts_are_exact_and_the_cost_of_obs_is_measured() {
         .ok()
         .and_then(|s| s.parse().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(2);
+        .unwrap_or(3);
     let (mut throughput, mut lookup_p99, mut order_p99) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         // Alternating, so that a noisy neighbour hits both builds alike.
@@ -227,9 +233,10 @@ fn counts_are_exact_and_the_cost_of_obs_is_measured() {
          p99 of order lookups {lookup_p99:.2}, p99 of placed orders {order_p99:.2}"
     );
     // A guard against a gross regression, not a benchmark (the benches crate measures
-    // the per-call cost): obs keeps at least half of the service's throughput at
-    // saturation, where every request is a trivial in-memory lookup.
-    assert!(throughput > 0.5, "throughput ratio {throughput:.2}");
+    // the per-call cost; single rounds here moved between 0.60 and 0.89): obs keeps more
+    // than 40 % of the service's throughput at saturation, where every request is a
+    // trivial in-memory lookup.
+    assert!(throughput > 0.4, "throughput ratio {throughput:.2}");
 }
 
 /// The collector scenario's constant load: orders placed (200 per second, five spans
@@ -354,12 +361,17 @@ fn collector_killed_hung_and_restarted_under_load() {
         "drops with a healthy collector"
     );
 
-    // Killed: connections refused.
-    let first_received = {
-        let before = receiver.span_count();
-        receiver.stop();
-        before
-    };
+    // Killed: connections refused. First every span finished so far has arrived (none was
+    // dropped), so no export is in flight while the receiver stops, and what it received
+    // is exactly what was exported.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (receiver.span_count() as u64) < total_spans + finished.get() && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first_received = receiver.span_count();
+    assert_eq!(first_received as u64, total_spans + finished.get());
+    receiver.stop();
     let bound = ten_percent_over(healthy_p99);
     let (killed, spans, killed_rss, killed_runs) = phase_within(&service, "killed", bound);
     total_spans += spans;

@@ -12,6 +12,7 @@ use obs_runtime::{
     server::{MetricsServer, ServerConfig},
 };
 use obs_tests::Sample;
+use obs_tests::lines_of;
 
 metric! {
     /// Requests seen by the server test.
@@ -71,20 +72,6 @@ fn answer(status: &str, content_type: &str, extra: &str, body: &str) -> (u16, St
         head(status, content_type, body.len(), extra),
         body.to_owned(),
     )
-}
-
-/// The lines of the exposition `text` that belong to the families whose name starts with
-/// `prefix` (their `#` comments and samples), in exposition order.
-fn lines_of<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
-    text.lines()
-        .filter(|line| {
-            ["# HELP ", "# TYPE ", "# UNIT "]
-                .iter()
-                .find_map(|comment| line.strip_prefix(comment))
-                .unwrap_or(line)
-                .starts_with(prefix)
-        })
-        .collect()
 }
 
 /// Asserts a `200` with the exposition of the global registry in `content_type` (its

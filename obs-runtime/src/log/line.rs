@@ -301,7 +301,8 @@ mod tests {
             "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u2028h\\u2029i\u{7f}é\u{2027}\""
         );
         assert_eq!(escaped(""), "\"\"");
-        assert_eq!(escaped("\u{e2}\u{80}"), "\"\u{e2}\u{80}\"");
+        // Other chars whose UTF-8 starts with 0xE2, as U+2028 and U+2029 do, stay as they are.
+        assert_eq!(escaped("€\u{2030}\u{2027}x"), "\"€\u{2030}\u{2027}x\"");
     }
 
     proptest! {

@@ -106,8 +106,9 @@ macro_rules! float_atomics {
         /// `partial(SUM_STRIPES)`, like `LongAdder`: a thread adds to the first with one
         /// compare-and-swap until one fails, then to a partial sum of its own from then
         /// on, so threads hammering one series stop retrying against each other. Every
-        /// access is relaxed: each partial sum only grows (by finite values) and is read
-        /// coherently, so no update is lost and a reader never sees the sum go back.
+        /// access is relaxed: each update is a read-modify-write, so none is lost, and each
+        /// partial sum is read coherently, so with non-negative observations (durations,
+        /// sizes) a reader never sees the sum go back.
         #[inline]
         pub(crate) fn add_striped<'a>(partial: impl Fn(usize) -> &'a AtomicU64, v: f64) {
             let stripe = SUM_STRIPE.with(core::cell::Cell::get);
