@@ -106,6 +106,8 @@ pub mod log;
 pub mod metrics;
 pub mod observe;
 mod redact;
+#[cfg(test)]
+mod testing;
 mod time;
 pub mod trace;
 

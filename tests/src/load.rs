@@ -72,6 +72,22 @@ pub fn orders_binary(build: Build) -> PathBuf {
     .clone()
 }
 
+/// Reads the orders service's standard error up to its banner; the address it names.
+pub fn banner_addr(stderr: &mut impl BufRead) -> SocketAddr {
+    let mut banner = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the orders service exited before its banner: {banner}"
+        );
+        banner.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("orders service on http://") {
+            return rest.parse().unwrap();
+        }
+    }
+}
+
 /// A running orders service; killed on drop.
 #[derive(Debug)]
 pub struct Service {
@@ -106,18 +122,7 @@ impl Service {
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("start the orders service");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut banner = String::new();
-        let addr = loop {
-            let mut line = String::new();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "the orders service exited: {banner}"
-            );
-            banner.push_str(&line);
-            if let Some(rest) = line.trim().strip_prefix("orders service on http://") {
-                break rest.parse::<SocketAddr>().unwrap();
-            }
-        };
+        let addr = banner_addr(&mut stderr);
         // Keeps reading stderr, so the service never blocks on it; the last lines are
         // kept for failure messages.
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();

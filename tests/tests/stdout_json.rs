@@ -2,7 +2,7 @@
 //! standard output is one JSON object (the human banner goes to standard error), so a
 //! log shipper can parse every line.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -38,18 +38,7 @@ fn every_stdout_line_is_a_json_object() {
         .unwrap();
     // The banner, on stderr, names the address.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "no banner: {banner}"
-        );
-        banner.push_str(&line);
-        if let Some(rest) = line.trim().strip_prefix("orders service on http://") {
-            break rest.parse::<std::net::SocketAddr>().unwrap();
-        }
-    };
+    let addr = obs_tests::load::banner_addr(&mut stderr);
     let order =
         r#"{"user_id":1,"items":[{"sku":"A1","quantity":1,"price":3.5}],"payment_method":"card"}"#;
     assert_eq!(

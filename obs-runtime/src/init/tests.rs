@@ -34,10 +34,7 @@ const VARS: &[&str] = &[
 ];
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: std::env::var("OBS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
-        ..proptest::prelude::ProptestConfig::default()
-    })]
+    #![proptest_config(crate::testing::proptest_config(64))]
 
     /// Any value of any variable is a working setup or an `InitError`: never a panic
     /// or an abort (a queue size of 10^12 used to be allocated up front).
@@ -145,10 +142,7 @@ fn spec_allows(var: &str, value: &str) -> Option<bool> {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: std::env::var("OBS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2048),
-        ..proptest::prelude::ProptestConfig::default()
-    })]
+    #![proptest_config(crate::testing::proptest_config(2048))]
 
     /// Every parser accepts exactly what its specification allows: each variable, with
     /// values near and across its grammar's edges, is accepted if and only if the oracle

@@ -306,6 +306,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::testing::proptest_config(256))]
+
         #[test]
         fn any_text_escapes_like_the_char_by_char_rule(s in any::<String>()) {
             prop_assert_eq!(escaped(&s), reference(&s));

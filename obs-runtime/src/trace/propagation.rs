@@ -426,14 +426,7 @@ mod tests {
         use proptest::prelude::*;
 
         fn config() -> ProptestConfig {
-            let cases = std::env::var("OBS_PROPTEST_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(512);
-            ProptestConfig {
-                cases,
-                ..ProptestConfig::default()
-            }
+            crate::testing::proptest_config(512)
         }
 
         fn all_parsers(s: &str) {

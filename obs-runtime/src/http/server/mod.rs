@@ -24,6 +24,7 @@
 //! `obs_metrics_server_dropped_total{reason}` (`evicted`, `busy`, `timeout`, `panic`).
 
 use core::fmt;
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -302,62 +303,68 @@ fn close_politely(stream: &TcpStream) {
     let _ = io::copy(&mut (&mut drain).take(64 * 1024), &mut io::sink());
 }
 
-/// Writes an answer once the handler is done: from here the connection may be evicted.
-fn answer(
-    stream: &mut TcpStream,
-    conn: &Conn,
-    status: u16,
-    content_type: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-    head_only: bool,
-) -> io::Result<()> {
-    conn.phase.store(WRITING, Ordering::Relaxed);
-    write_response(stream, status, content_type, headers, body, head_only)
-}
-
 fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let head = read_head(stream, Instant::now() + HEAD_DEADLINE)?;
     conn.phase.store(HANDLING, Ordering::Relaxed);
+    let (answer, head_only) = handle(config, head);
+    // The handler is done: from here the connection may be evicted.
+    conn.phase.store(WRITING, Ordering::Relaxed);
+    write_response(
+        stream,
+        answer.status,
+        answer.content_type,
+        &answer.headers,
+        &answer.body,
+        head_only,
+    )
+}
+
+/// What a request is answered, before it is written.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Cow<'static, str>,
+}
+
+impl Answer {
+    fn new(status: u16, content_type: &'static str, body: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// The answer to a request head, and whether it is for a `HEAD` request.
+fn handle(config: &ServerConfig, head: Result<request::Request, BadRequest>) -> (Answer, bool) {
     let request = match head {
         Ok(r) => r,
-        Err(BadRequest::Malformed) => {
-            return answer(stream, conn, 400, TEXT, &[], "bad request\n", false);
-        }
+        Err(BadRequest::Malformed) => return (Answer::new(400, TEXT, "bad request\n"), false),
         Err(BadRequest::TooLarge) => {
-            return answer(
-                stream,
-                conn,
-                431,
-                TEXT,
-                &[],
-                "request head too large\n",
-                false,
-            );
+            return (Answer::new(431, TEXT, "request head too large\n"), false);
         }
-        Err(BadRequest::Version) => {
-            return answer(stream, conn, 505, TEXT, &[], "HTTP/1.1 only\n", false);
-        }
+        Err(BadRequest::Version) => return (Answer::new(505, TEXT, "HTTP/1.1 only\n"), false),
         Err(BadRequest::Timeout) => {
             SERVER_DROPPED.with(ConnectionDrop::Timeout).inc();
-            return answer(stream, conn, 408, TEXT, &[], "request timeout\n", false);
+            return (Answer::new(408, TEXT, "request timeout\n"), false);
         }
     };
     let head_only = request.method == "HEAD";
     if request.method != "GET" && !head_only {
-        return answer(
-            stream,
-            conn,
-            405,
-            TEXT,
-            &[("Allow", "GET, HEAD")],
-            "method not allowed\n",
-            false,
-        );
+        let answer = Answer::new(405, TEXT, "method not allowed\n").header("Allow", "GET, HEAD");
+        return (answer, false);
     }
-    match request.path.as_str() {
+    let answer = match request.path.as_str() {
         "/metrics" => {
             let response = metrics_response(
                 config.registry,
@@ -365,70 +372,32 @@ fn respond(stream: &mut TcpStream, config: &ServerConfig, conn: &Conn) -> io::Re
                 request.accept.as_deref(),
                 request.authorization.as_deref(),
             );
-            answer(
-                stream,
-                conn,
-                response.status,
-                response.content_type,
-                &response.headers,
-                &response.body,
-                head_only,
-            )
+            Answer {
+                status: response.status,
+                content_type: response.content_type,
+                headers: response.headers,
+                body: response.body.into(),
+            }
         }
         "/dashboards/grafana.json" | "/dashboards/rules.yml" => {
             if !authorized(config.token.as_deref(), request.authorization.as_deref()) {
-                return answer(
-                    stream,
-                    conn,
-                    401,
-                    TEXT,
-                    &[("www-authenticate", "Bearer realm=\"metrics\"")],
-                    "unauthorized\n",
-                    head_only,
-                );
-            }
-            let (content_type, body) = if request.path == "/dashboards/grafana.json" {
-                (
-                    JSON,
-                    grafana_dashboard(&DashboardOptions::new(&config.service)),
-                )
+                Answer::new(401, TEXT, "unauthorized\n")
+                    .header("www-authenticate", "Bearer realm=\"metrics\"")
+            } else if request.path == "/dashboards/grafana.json" {
+                let body = grafana_dashboard(&DashboardOptions::new(&config.service));
+                Answer::new(200, JSON, body)
             } else {
-                (YAML, prometheus_rules(&RuleOptions::new(&config.service)))
-            };
-            answer(stream, conn, 200, content_type, &[], &body, head_only)
-        }
-        "/health/live" => answer(
-            stream,
-            conn,
-            200,
-            JSON,
-            &[],
-            "{\"status\":\"ok\"}\n",
-            head_only,
-        ),
-        "/health/ready" => {
-            if (config.ready)() {
-                answer(
-                    stream,
-                    conn,
+                Answer::new(
                     200,
-                    JSON,
-                    &[],
-                    "{\"status\":\"ready\"}\n",
-                    head_only,
-                )
-            } else {
-                answer(
-                    stream,
-                    conn,
-                    503,
-                    JSON,
-                    &[],
-                    "{\"status\":\"not ready\"}\n",
-                    head_only,
+                    YAML,
+                    prometheus_rules(&RuleOptions::new(&config.service)),
                 )
             }
         }
-        _ => answer(stream, conn, 404, TEXT, &[], "not found\n", head_only),
-    }
+        "/health/live" => Answer::new(200, JSON, "{\"status\":\"ok\"}\n"),
+        "/health/ready" if (config.ready)() => Answer::new(200, JSON, "{\"status\":\"ready\"}\n"),
+        "/health/ready" => Answer::new(503, JSON, "{\"status\":\"not ready\"}\n"),
+        _ => Answer::new(404, TEXT, "not found\n"),
+    };
+    (answer, head_only)
 }
