@@ -6,28 +6,41 @@
 //! ORDERS_ADDR=127.0.0.1:9000 cargo run -p obs-examples --example orders
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p obs-examples --example orders
 //! cargo run -p obs-examples --example loadgen                # drive it
-//! cargo run -p obs-examples --example orders -- --emit-dashboards DIR
-//!     # writes DIR/grafana.json and DIR/rules.yml, generated from the code, and exits
+//! cargo run -p obs-examples --example orders -- --emit-dashboards deploy
+//!     # writes deploy/prometheus/rules.yml and deploy/grafana/dashboards/orders.json,
+//!     # generated from the code, and exits (`--slo-window-scale 0.0167` after it shortens
+//!     # the SLO windows, 1 h to 1 min, to watch a burn-rate alert fire)
+//! orders --check-health                                      # GET /health/live, exit 0 if 200
 //! ```
 
-use obs_examples::orders::{Store, app};
-use obs_runtime::dashboards::{DashboardOptions, RuleOptions, grafana_dashboard, prometheus_rules};
+use std::path::Path;
+
+use obs_examples::orders::{Store, app, dashboard_options, rule_options};
+use obs_runtime::dashboards::{grafana_dashboard, prometheus_rules};
 use obs_runtime::tracing;
 
-/// Writes the Grafana dashboard and the Prometheus rules of the service into `dir`.
-fn emit_dashboards(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+const USAGE: &str = "usage: orders [--emit-dashboards DIR [--slo-window-scale F] | --check-health]";
+
+/// The address the service listens on: `ORDERS_ADDR`, else 127.0.0.1:8000.
+fn listen_addr() -> String {
+    std::env::var("ORDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".to_owned())
+}
+
+/// Writes the Prometheus rules and the Grafana dashboard of the service where `deploy/`
+/// keeps them: `DIR/prometheus/rules.yml` and `DIR/grafana/dashboards/orders.json`.
+fn emit_dashboards(dir: &Path, window_scale: f64) -> Result<(), Box<dyn std::error::Error>> {
     // Building the router registers the per-route SLOs of its layer.
     drop(app(Store::new(), None));
-    let dir = std::path::Path::new(dir);
-    std::fs::create_dir_all(dir)?;
-    let dashboard = dir.join("grafana.json");
-    let rules = dir.join("rules.yml");
-    std::fs::write(
-        &dashboard,
-        grafana_dashboard(&DashboardOptions::new("orders")),
-    )?;
-    std::fs::write(&rules, prometheus_rules(&RuleOptions::new("orders")))?;
-    eprintln!("wrote {} and {}", dashboard.display(), rules.display());
+    let rules = dir.join("prometheus").join("rules.yml");
+    let dashboard = dir.join("grafana").join("dashboards").join("orders.json");
+    for file in [&rules, &dashboard] {
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    std::fs::write(&rules, prometheus_rules(&rule_options(window_scale)))?;
+    std::fs::write(&dashboard, grafana_dashboard(&dashboard_options()))?;
+    eprintln!("wrote {} and {}", rules.display(), dashboard.display());
     Ok(())
 }
 
@@ -36,10 +49,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => {}
-        [flag, dir] if flag == "--emit-dashboards" => return emit_dashboards(dir),
-        _ => return Err("usage: orders [--emit-dashboards DIR]".into()),
+        // The container's health check (no `curl` in the image).
+        [flag] if flag == "--check-health" => {
+            return Ok(obs_examples::probe::check(&listen_addr(), "/health/live")?);
+        }
+        [flag, dir] if flag == "--emit-dashboards" => return emit_dashboards(dir.as_ref(), 1.0),
+        [flag, dir, scale_flag, scale]
+            if flag == "--emit-dashboards" && scale_flag == "--slo-window-scale" =>
+        {
+            let scale: f64 = scale
+                .parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0 && *s <= 1.0)
+                .ok_or_else(|| {
+                    format!("--slo-window-scale {scale}: expected a number in (0, 1]")
+                })?;
+            return emit_dashboards(dir.as_ref(), scale);
+        }
+        _ => return Err(USAGE.into()),
     }
-    let addr = std::env::var("ORDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
+    let addr = listen_addr();
     let mut init = obs_runtime::init()
         .service_name("orders")
         .service_version(env!("CARGO_PKG_VERSION"))

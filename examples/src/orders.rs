@@ -387,6 +387,41 @@ async fn get_user(Path(id): Path<u64>) -> Response {
     }
 }
 
+/// The Prometheus job that scrapes the service (`deploy/prometheus/prometheus.yml`): the
+/// generated rules select it and the dashboard opens on it.
+pub const JOB: &str = "orders";
+
+/// The uid of the Prometheus datasource in `deploy/grafana/provisioning/`.
+pub const PROMETHEUS_DATASOURCE_UID: &str = "prometheus";
+
+/// The uid of the trace datasource (Tempo) in `deploy/grafana/provisioning/`.
+pub const TRACES_DATASOURCE_UID: &str = "tempo";
+
+/// The dashboard of the service, referencing the datasources `deploy/` provisions.
+pub fn dashboard_options() -> DashboardOptions {
+    DashboardOptions {
+        datasource_uid: Some(PROMETHEUS_DATASOURCE_UID.to_owned()),
+        traces_datasource_uid: Some(TRACES_DATASOURCE_UID.to_owned()),
+        job: Some(JOB.to_owned()),
+        ..DashboardOptions::new("orders")
+    }
+}
+
+/// The rules of the service. `window_scale` below 1 shortens the SLO windows and the
+/// alerts' `for` by the same factor (at least 1 s), to see an alert fire within a minute
+/// (`scripts/stack --slo-window-scale`); 1 is what `deploy/` holds.
+pub fn rule_options(window_scale: f64) -> RuleOptions {
+    let defaults = RuleOptions::new(JOB);
+    RuleOptions {
+        window_scale,
+        alert_for: defaults
+            .alert_for
+            .mul_f64(window_scale)
+            .max(Duration::from_secs(1)),
+        ..defaults
+    }
+}
+
 /// The service's routes: the API, health, `/metrics` (with `OBS_METRICS_TOKEN` as bearer
 /// token when set), the generated dashboard and rules under `/dashboards/`. [`app`] puts
 /// them behind [`ObsLayer`] (which measures the `order-lookup` SLO on `/api/orders/{id}`).
@@ -412,10 +447,7 @@ fn routes(store: Arc<Store>, metrics_token: Option<String>) -> Router {
         .route("/metrics", get(metrics_handler(metrics_token)))
         .route(
             "/dashboards/{file}",
-            get(dashboards_handler(
-                DashboardOptions::new("orders"),
-                RuleOptions::new("orders"),
-            )),
+            get(dashboards_handler(dashboard_options(), rule_options(1.0))),
         )
         .with_state(store)
         .merge(health.router())

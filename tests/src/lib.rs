@@ -10,6 +10,7 @@ pub mod capture;
 pub mod load;
 pub mod otlp;
 pub mod prom_server;
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -35,41 +35,53 @@ pub fn phase_secs(default: u64) -> u64 {
 pub fn orders_binary(build: Build) -> PathBuf {
     static OBSERVED: OnceLock<PathBuf> = OnceLock::new();
     static BASELINE: OnceLock<PathBuf> = OnceLock::new();
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let cell = match build {
-        Build::Observed => &OBSERVED,
-        Build::Baseline => &BASELINE,
-    };
-    cell.get_or_init(|| {
-        let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
-        // …/target/debug/deps/<test> → …/target
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--release", "-q", "-p", "obs-examples"])
-            .args(["--example", "orders", "--target-dir"])
-            .arg(&target);
-        if build == Build::Baseline {
-            cargo.args(["--features", "baseline"]);
+    match build {
+        Build::Observed => {
+            OBSERVED.get_or_init(|| release_example("orders", None, "orders-observed"))
         }
-        let status = cargo.status().expect("run cargo");
-        assert!(
-            status.success(),
-            "cannot build the orders example ({build:?})"
-        );
-        let name = match build {
-            Build::Observed => "orders-observed",
-            Build::Baseline => "orders-baseline",
-        };
-        let artifact = target.join("release").join("examples").join("orders");
-        let copy = target.join("release").join(name);
-        // Unlinked first: a copy still running (a test killed midway) keeps its own.
-        let _ = std::fs::remove_file(&copy);
-        std::fs::copy(&artifact, &copy).expect("copy the orders binary");
-        copy
-    })
+        Build::Baseline => {
+            BASELINE.get_or_init(|| release_example("orders", Some("baseline"), "orders-baseline"))
+        }
+    }
     .clone()
+}
+
+/// The release binary of the alert receiver example (`examples/alert_receiver.rs`),
+/// built once per test process.
+pub fn alert_receiver_binary() -> PathBuf {
+    static RECEIVER: OnceLock<PathBuf> = OnceLock::new();
+    RECEIVER
+        .get_or_init(|| release_example("alert_receiver", None, "alert-receiver"))
+        .clone()
+}
+
+/// Builds the example `name` of obs-examples in release mode with `feature`, into this
+/// workspace's target directory, and copies it to `release/{copy_as}`.
+fn release_example(name: &str, feature: Option<&str>, copy_as: &str) -> PathBuf {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one_build_at_a_time = BUILDING.lock().unwrap_or_else(PoisonError::into_inner);
+    // …/target/debug/deps/<test> → …/target
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--release", "-q", "-p", "obs-examples"])
+        .args(["--example", name, "--target-dir"])
+        .arg(&target);
+    if let Some(feature) = feature {
+        cargo.args(["--features", feature]);
+    }
+    let status = cargo.status().expect("run cargo");
+    assert!(
+        status.success(),
+        "cannot build the {name} example (features: {feature:?})"
+    );
+    let artifact = target.join("release").join("examples").join(name);
+    let copy = target.join("release").join(copy_as);
+    // Unlinked first: a copy still running (a test killed midway) keeps its own.
+    let _ = std::fs::remove_file(&copy);
+    std::fs::copy(&artifact, &copy).expect("copy the example binary");
+    copy
 }
 
 /// Reads the orders service's standard error up to its banner; the address it names.

@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 }
 
 /// Percent-encodes a query parameter value.
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     use std::fmt::Write as _;
     s.bytes().fold(String::new(), |mut out, b| {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -35,6 +35,22 @@ fn encode(s: &str) -> String {
         }
         out
     })
+}
+
+/// `GET path` on the Prometheus HTTP API at `addr`: the answer's `data`, once its
+/// `status` is asserted to be `success`.
+pub fn api(addr: SocketAddr, path: &str) -> Value {
+    let response = crate::http_call(addr, "GET", path, &[], None);
+    let body: Value = serde_json::from_str(&response.body)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", response.body));
+    assert_eq!(body["status"], "success", "{path}: {body}");
+    body["data"].clone()
+}
+
+/// `/api/v1/query` on the Prometheus at `addr`: the `result` of an instant query.
+pub fn query(addr: SocketAddr, promql: &str) -> Vec<Value> {
+    let data = api(addr, &format!("/api/v1/query?query={}", encode(promql)));
+    data["result"].as_array().cloned().unwrap_or_default()
 }
 
 impl Prometheus {
@@ -93,17 +109,12 @@ impl Prometheus {
     }
 
     fn get(&self, path: &str) -> Value {
-        let response = crate::http_call(self.addr, "GET", path, &[], None);
-        let body: Value = serde_json::from_str(&response.body)
-            .unwrap_or_else(|e| panic!("{path}: {e}: {}", response.body));
-        assert_eq!(body["status"], "success", "{path}: {body}");
-        body["data"].clone()
+        api(self.addr, path)
     }
 
     /// `/api/v1/query`: the `result` of an instant query.
     pub fn query(&self, promql: &str) -> Vec<Value> {
-        let data = self.get(&format!("/api/v1/query?query={}", encode(promql)));
-        data["result"].as_array().cloned().unwrap_or_default()
+        query(self.addr, promql)
     }
 
     /// The value of a query returning one sample (or `None` for no result).

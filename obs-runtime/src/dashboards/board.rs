@@ -25,6 +25,9 @@ pub struct DashboardOptions {
     pub datasource_uid: Option<String>,
     /// The uid of the tracing datasource (Tempo, Jaeger) exemplars link to, if any.
     pub traces_datasource_uid: Option<String>,
+    /// The Prometheus `job` selected when the dashboard opens (the scrape job the rules
+    /// select, [`RuleOptions::job`](super::RuleOptions::job)); `None` selects every job.
+    pub job: Option<String>,
 }
 
 impl DashboardOptions {
@@ -41,6 +44,7 @@ impl DashboardOptions {
             uid: format!("obs-{uid}"),
             datasource_uid: None,
             traces_datasource_uid: None,
+            job: None,
         }
     }
 }
@@ -161,11 +165,16 @@ impl Board {
                     },
                 ),
             ]),
-            variable("job", "label_values(up, job)"),
-            variable("instance", "label_values(up{job=~\"$job\"}, instance)"),
+            variable("job", "label_values(up, job)", options.job.as_deref()),
+            variable(
+                "instance",
+                "label_values(up{job=~\"$job\"}, instance)",
+                None,
+            ),
             variable(
                 "endpoint",
                 "label_values(http_requests_total{job=~\"$job\"}, endpoint)",
+                None,
             ),
         ];
         let mut links = Vec::new();
@@ -220,7 +229,8 @@ fn datasource() -> Json {
     ])
 }
 
-fn variable(name: &str, query: &str) -> Json {
+/// A query variable; `selected` is its value when the dashboard opens (else all).
+fn variable(name: &str, query: &str, selected: Option<&str>) -> Json {
     Json::obj([
         ("name", Json::str(name)),
         ("type", Json::str("query")),
@@ -236,7 +246,13 @@ fn variable(name: &str, query: &str) -> Json {
         ("allValue", Json::str(".*")),
         (
             "current",
-            Json::obj([("text", Json::str("All")), ("value", Json::str("$__all"))]),
+            match selected {
+                Some(value) => Json::obj([
+                    ("text", Json::Arr(vec![Json::str(value)])),
+                    ("value", Json::Arr(vec![Json::str(value)])),
+                ]),
+                None => Json::obj([("text", Json::str("All")), ("value", Json::str("$__all"))]),
+            },
         ),
     ])
 }
