@@ -275,10 +275,10 @@ fn the_alerts_fire_when_they_should_and_stay_silent_otherwise() {
     );
     // The SLO alerts: both page pairs of `payments` (1 h and 5 m, 6 h and 30 m) and both
     // ticket pairs (whose long windows hold only 2 h of data, all failing half the time),
-    // and every pair of `quotes`.
+    // and every pair of `quotes`; each carries the job its SLI was recorded for.
     let mut slo_expected = String::new();
     for alert in all.iter().filter(|a| a.name == "ObsSloErrorBudgetBurn") {
-        slo_expected.push_str(&expected(alert, &[]));
+        slo_expected.push_str(&expected(alert, &[("job", "orders")]));
     }
     assert_eq!(page.labels["severity"], "page");
     assert_eq!(page.labels["short_window"], "5m");

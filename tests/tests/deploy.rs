@@ -238,7 +238,6 @@ fn the_files_agree_on_jobs_ports_labels_and_datasources() {
     let collector = yaml(&deploy("otel-collector/config.yaml"));
     let tempo = yaml(&deploy("tempo/tempo.yaml"));
     let loki = yaml(&deploy("loki/loki.yaml"));
-    let rules = std::fs::read_to_string(deploy("prometheus/rules.yml")).unwrap();
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(deploy("grafana/dashboards/orders.json")).unwrap(),
     )
@@ -248,14 +247,33 @@ fn the_files_agree_on_jobs_ports_labels_and_datasources() {
     // The scrape job is the job every rule selects and the dashboard opens on.
     let scrape = &prometheus["scrape_configs"][0];
     assert_eq!(scrape["job_name"], JOB);
-    let selected: BTreeSet<&str> = rules
-        .match_indices("job=\\\"")
-        .map(|(at, m)| {
-            let rest = &rules[at + m.len()..];
-            &rest[..rest.find("\\\"").unwrap()]
-        })
-        .collect();
-    assert_eq!(selected, BTreeSet::from([JOB]), "jobs the rules select");
+    // Every selector of a scraped metric in the rules selects that job (a rule without
+    // it would mix in every other service's series), and every recorded SLI is labelled
+    // with it (the burn-rate alerts keep it; Alertmanager groups and inhibits by it).
+    let rule_file = yaml(&deploy("prometheus/rules.yml"));
+    let mut selectors = 0;
+    for group in rule_file["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for (metric, matchers) in selectors_of(expr) {
+                selectors += 1;
+                if !metric.contains(':') {
+                    assert!(
+                        matchers.contains(&format!("job=\"{JOB}\"")),
+                        "{metric}{{{matchers}}} in {} does not select job {JOB}",
+                        rule["record"].as_str().or(rule["alert"].as_str()).unwrap()
+                    );
+                }
+            }
+            if rule["record"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("slo:"))
+            {
+                assert_eq!(rule["labels"]["job"], JOB, "{rule}");
+            }
+        }
+    }
+    assert!(selectors > 50, "{selectors}");
     let templating = dashboard["templating"]["list"].as_array().unwrap();
     let job_variable = templating.iter().find(|v| v["name"] == "job").unwrap();
     assert_eq!(job_variable["current"]["value"], serde_json::json!([JOB]));
@@ -495,6 +513,23 @@ fn the_files_agree_on_jobs_ports_labels_and_datasources() {
             }
         }
     }
+}
+
+/// The selectors `metric{matchers}` of a PromQL expression.
+fn selectors_of(expr: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    for (at, _) in expr.match_indices('{') {
+        let before = &expr[..at];
+        let name_start = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .map_or(0, |i| i + 1);
+        let metric = &before[name_start..];
+        let end = at + expr[at..].find('}').unwrap();
+        if !metric.is_empty() {
+            out.push((metric, &expr[at + 1..end]));
+        }
+    }
+    out
 }
 
 /// Every `"uid"` inside a `"datasource"` object of the dashboard.

@@ -61,7 +61,7 @@ pub fn grafana_dashboard(options: &DashboardOptions) -> String {
     if !slos.is_empty() {
         b.row("Service level objectives");
         for (slo, target) in &slos {
-            slo_panels(&mut b, slo, target);
+            slo_panels(&mut b, slo, target, job);
         }
     }
     b.finish(options)

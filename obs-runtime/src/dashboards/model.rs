@@ -150,7 +150,7 @@ pub(super) fn duration(seconds: u64) -> String {
 
 /// `sum(rate(metric{matchers}[window]))` summed over every target of an SLO, each term
 /// defaulting to 0 so that one quiet function does not blank the sum.
-fn sum_rate(metric: &str, target: &Target, extra: &str, window: &str) -> String {
+fn sum_rate(metric: &str, target: &Target, job: &str, extra: &str, window: &str) -> String {
     let terms: Vec<String> = match target {
         Target::Functions(list) => list
             .iter()
@@ -167,11 +167,11 @@ fn sum_rate(metric: &str, target: &Target, extra: &str, window: &str) -> String 
     let terms: Vec<String> = terms
         .into_iter()
         .map(|m| {
-            let m = if extra.is_empty() {
-                m
-            } else {
-                format!("{m}, {extra}")
-            };
+            let m = [job, m.as_str(), extra]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
             if target_is_single(target) {
                 format!("sum(rate({metric}{{{m}}}[{window}]))")
             } else {
@@ -187,8 +187,9 @@ fn target_is_single(target: &Target) -> bool {
 }
 
 /// The SLI's error ratio over `window`: the share of bad events (errors, or calls slower
-/// than the threshold) among all events.
-pub(super) fn error_ratio(slo: &Slo, target: &Target, window: &str) -> String {
+/// than the threshold) among all events, of the series `job` selects (`job="orders"` in
+/// the rules, the dashboard's variables in its panels).
+pub(super) fn error_ratio(slo: &Slo, target: &Target, job: &str, window: &str) -> String {
     let (count, bucket, errors) = match target {
         Target::Functions(_) => (
             "function_calls_total",
@@ -204,14 +205,14 @@ pub(super) fn error_ratio(slo: &Slo, target: &Target, window: &str) -> String {
     match slo.latency_le() {
         None => format!(
             "({}) / ({})",
-            sum_rate(count, target, errors, window),
-            sum_rate(count, target, "", window)
+            sum_rate(count, target, job, errors, window),
+            sum_rate(count, target, job, "", window)
         ),
         Some(le) => {
-            let all = sum_rate(bucket, target, "le=\"+Inf\"", window);
+            let all = sum_rate(bucket, target, job, "le=\"+Inf\"", window);
             format!(
                 "1 - ({}) / ({all})",
-                sum_rate(bucket, target, &format!("le=\"{le}\""), window)
+                sum_rate(bucket, target, job, &format!("le=\"{le}\""), window)
             )
         }
     }
@@ -235,14 +236,14 @@ mod tests {
         let slo = Slo::availability("a", 99.0);
         let one = Target::Functions(vec![("shop", "pay")]);
         assert_eq!(
-            error_ratio(&slo, &one, "5m"),
-            "(sum(rate(function_calls_total{function=\"pay\", module=\"shop\", result=\"error\"}[5m]))) / (sum(rate(function_calls_total{function=\"pay\", module=\"shop\"}[5m])))"
+            error_ratio(&slo, &one, "job=\"j\"", "5m"),
+            "(sum(rate(function_calls_total{job=\"j\", function=\"pay\", module=\"shop\", result=\"error\"}[5m]))) / (sum(rate(function_calls_total{job=\"j\", function=\"pay\", module=\"shop\"}[5m])))"
         );
         let slow = Slo::latency("l", 99.0, 0.25);
         let route = Target::Route("/orders/{id}".into());
         assert_eq!(
-            error_ratio(&slow, &route, "1h"),
-            "1 - (sum(rate(http_request_duration_seconds_bucket{endpoint=\"/orders/{id}\", le=\"0.25\"}[1h]))) / (sum(rate(http_request_duration_seconds_bucket{endpoint=\"/orders/{id}\", le=\"+Inf\"}[1h])))"
+            error_ratio(&slow, &route, "job=\"j\"", "1h"),
+            "1 - (sum(rate(http_request_duration_seconds_bucket{job=\"j\", endpoint=\"/orders/{id}\", le=\"0.25\"}[1h]))) / (sum(rate(http_request_duration_seconds_bucket{job=\"j\", endpoint=\"/orders/{id}\", le=\"+Inf\"}[1h])))"
         );
     }
 }

@@ -229,11 +229,11 @@ pub(super) fn use_row(b: &mut Board, job: &str) {
     );
 }
 
-pub(super) fn slo_panels(b: &mut Board, slo: &Slo, target: &Target) {
+pub(super) fn slo_panels(b: &mut Board, slo: &Slo, target: &Target, job: &str) {
     let name = promql_escape(slo.name);
     let window = format!("{}d", slo.window_days);
     let budget = slo.error_budget();
-    let ratio = error_ratio(slo, target, &window);
+    let ratio = error_ratio(slo, target, job, &window);
     b.stat(
         &format!("SLO {name}: SLI over {window} ({slo})"),
         format!("1 - ({ratio})"),
@@ -248,11 +248,11 @@ pub(super) fn slo_panels(b: &mut Board, slo: &Slo, target: &Target) {
         &format!("SLO {name}: burn rate"),
         &[
             (
-                format!("({}) / {budget}", error_ratio(slo, target, "1h")),
+                format!("({}) / {budget}", error_ratio(slo, target, job, "1h")),
                 "1h",
             ),
             (
-                format!("({}) / {budget}", error_ratio(slo, target, "6h")),
+                format!("({}) / {budget}", error_ratio(slo, target, job, "6h")),
                 "6h",
             ),
         ],

@@ -317,11 +317,13 @@ fn slo_rules(out: &mut String, options: &RuleOptions, slo: &Slo, target: &Target
     windows.dedup();
     for w in windows {
         let w = window(options, w);
+        // The job is written as a label too: the ratio sums the job's series into one,
+        // and the burn-rate alerts keep it (Alertmanager groups and inhibits by it).
         record(
             out,
             &sli_record(&w),
-            &error_ratio(slo, target, &w),
-            &[("slo", slo.name.to_owned())],
+            &error_ratio(slo, target, &job(options), &w),
+            &[("job", options.job.clone()), ("slo", slo.name.to_owned())],
         );
     }
     let budget = slo.error_budget();
@@ -347,9 +349,10 @@ fn slo_rules(out: &mut String, options: &RuleOptions, slo: &Slo, target: &Target
             &Alert {
                 name: "ObsSloErrorBudgetBurn",
                 expr: format!(
-                    "{}{{slo=\"{name}\"}} > ({rate} * {budget}) and {}{{slo=\"{name}\"}} > ({rate} * {budget})",
-                    sli_record(&long),
-                    sli_record(&short)
+                    "{long_sli}{{{job}, slo=\"{name}\"}} > ({rate} * {budget}) and {short_sli}{{{job}, slo=\"{name}\"}} > ({rate} * {budget})",
+                    long_sli = sli_record(&long),
+                    short_sli = sli_record(&short),
+                    job = job(options),
                 ),
                 for_: "0s".to_owned(),
                 severity,
