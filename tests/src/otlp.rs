@@ -464,7 +464,12 @@ fn serve_stream(stream: impl Read + Write, state: &State) {
         }
         let status = state.status.load(Ordering::Relaxed);
         let response = if status != 0 {
-            format!("HTTP/1.1 {status} Failing\r\ncontent-length: 0\r\n\r\n").into_bytes()
+            let body = "the test receiver fails on purpose";
+            format!(
+                "HTTP/1.1 {status} Failing\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
         } else if !request_line.starts_with("POST /v1/traces ") {
             b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec()
         } else {

@@ -129,8 +129,12 @@ impl Config {
                 |s| format!("on http://{}/metrics", s.local_addr())
             ),
         );
+        let dispatch = tracing::Dispatch::new(subscriber);
+        if let Some(p) = &pipeline {
+            p.report_to(&dispatch);
+        }
         Ok(Telemetry {
-            dispatch: tracing::Dispatch::new(subscriber),
+            dispatch,
             guard: Guard {
                 pipeline,
                 server,

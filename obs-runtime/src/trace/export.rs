@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Resource, SpanRecord};
+use super::{ExportTarget, Resource, SpanRecord};
 
 /// Why an export failed: what was being done, and the underlying error if any.
 ///
@@ -97,6 +97,13 @@ pub trait SpanExporter: Send + 'static {
     /// before the first batch. Exporters that send it along keep it.
     fn set_resource(&mut self, resource: &Resource) {
         let _ = resource;
+    }
+
+    /// Where it sends, if it sends somewhere: the pipeline names it in the `warn` line it
+    /// writes when exports start failing, and reads it for a hint (gRPC's port with
+    /// HTTP, say).
+    fn target(&self) -> Option<ExportTarget> {
+        None
     }
 
     /// Called once when the pipeline shuts down, after the last batch.

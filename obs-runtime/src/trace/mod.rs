@@ -54,6 +54,7 @@ pub(crate) mod record;
 mod sampler;
 mod state;
 mod tls;
+mod trouble;
 
 pub use export::{ExportError, InMemoryExporter, SpanExporter};
 pub use ids::{SpanContext, SpanId, TraceId};
@@ -70,6 +71,7 @@ pub use sampler::{Sampler, TailSampling};
 pub(crate) use state::layer_state_context;
 pub use state::with_remote_parent;
 pub use tls::TlsConfig;
+pub use trouble::ExportTarget;
 
 /// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
 /// to the trace, so the log layer writes no line for them.

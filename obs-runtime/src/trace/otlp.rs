@@ -16,8 +16,8 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 
 use super::{
-    AttrValue, ExportError, Protocol, Resource, SpanExporter, SpanKind, SpanRecord, Status,
-    TlsConfig,
+    AttrValue, ExportError, ExportTarget, Protocol, Resource, SpanExporter, SpanKind, SpanRecord,
+    Status, TlsConfig,
 };
 
 /// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
@@ -200,6 +200,10 @@ impl SpanExporter for OtlpExporter {
                 ))),
             }
         })
+    }
+
+    fn target(&self) -> Option<ExportTarget> {
+        Some(ExportTarget::new(self.protocol, self.endpoint.clone()))
     }
 
     fn shutdown(&mut self) {

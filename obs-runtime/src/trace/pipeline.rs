@@ -4,12 +4,13 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::export::{ExportError, SpanExporter, Unavailable};
 use super::sampler::tail::{DropSink, Tail};
+use super::trouble::Trouble;
 use super::{SpanRecord, TailSampling};
 use crate::metrics::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPANS_EXPORTED};
 
@@ -115,6 +116,9 @@ struct Shared {
     tail: bool,
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// The subscriber the lines about export trouble go to (the global one if unset).
+    /// Weak: that subscriber holds this pipeline.
+    dispatch: OnceLock<tracing::dispatcher::WeakDispatch>,
 }
 
 /// The largest `max_queue` (and `OTEL_BSP_MAX_QUEUE_SIZE`) accepted: about a million
@@ -164,6 +168,7 @@ impl Pipeline {
             tail: tail.is_some(),
             counters: Counters::default(),
             worker: Mutex::new(None),
+            dispatch: OnceLock::new(),
         });
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -171,6 +176,7 @@ impl Pipeline {
             .spawn(move || {
                 let exporter = make().unwrap_or_else(|e| Box::new(Unavailable(e)));
                 Worker {
+                    trouble: Trouble::new("traces", "spans"),
                     exporter,
                     batch: Vec::with_capacity(config.max_batch.clamp(1, 4096)),
                     tail: tail.map(Tail::new),
@@ -198,6 +204,13 @@ impl Pipeline {
             shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             shared.counters.dropped(DropReason::QueueFull, 1);
         }
+    }
+
+    /// Writes the lines about export trouble (the first failure with its cause and a
+    /// hint, a summary a minute, the recovery) to `dispatch`, the subscriber this pipeline
+    /// serves, instead of the global one; [`crate::init()`] does so.
+    pub fn report_to(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.shared.dispatch.set(dispatch.downgrade());
     }
 
     /// Whether tail sampling is on (every span must be recorded).
@@ -254,6 +267,8 @@ impl Pipeline {
 }
 
 struct Worker {
+    /// Says the first failure, a summary a minute while failing, and the recovery.
+    trouble: Trouble,
     exporter: Box<dyn SpanExporter>,
     batch: Vec<SpanRecord>,
     tail: Option<Tail>,
@@ -359,13 +374,35 @@ impl Worker {
         let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch)))
             .unwrap_or_else(|_| Err(ExportError::new("the exporter panicked")));
         let counters = &self.shared.counters;
-        if result.is_ok() {
-            SPANS_EXPORTED.inc_by(n);
-            counters.exported.fetch_add(n, Ordering::Relaxed);
-        } else {
-            EXPORT_ERRORS.inc();
-            counters.export_errors.fetch_add(1, Ordering::Relaxed);
-            counters.dropped(DropReason::ExportFailed, n);
+        let said = match &result {
+            Ok(()) => {
+                SPANS_EXPORTED.inc_by(n);
+                counters.exported.fetch_add(n, Ordering::Relaxed);
+                self.trouble.succeeded(Instant::now())
+            }
+            Err(error) => {
+                EXPORT_ERRORS.inc();
+                counters.export_errors.fetch_add(1, Ordering::Relaxed);
+                counters.dropped(DropReason::ExportFailed, n);
+                let target = catch_unwind(AssertUnwindSafe(|| self.exporter.target()))
+                    .ok()
+                    .flatten();
+                self.trouble
+                    .failed(error, n, target.as_ref(), Instant::now())
+            }
+        };
+        if let Some(said) = said {
+            match self
+                .shared
+                .dispatch
+                .get()
+                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+            {
+                Some(dispatch) => {
+                    tracing::dispatcher::with_default(&dispatch, || self.trouble.say(&said));
+                }
+                None => self.trouble.say(&said),
+            }
         }
         self.batch = Vec::with_capacity(self.config.max_batch.clamp(1, 4096));
     }
