@@ -58,8 +58,10 @@
 //!
 //! # Features
 //!
-//! - `otlp` (default): OTLP trace export over HTTP/protobuf through `opentelemetry-otlp`,
-//!   and the W3C propagators installed in `opentelemetry::global`. Without it, [`init()`](fn@init)
+//! - `otlp` (default): OTLP trace export over HTTP/protobuf (the official protobuf
+//!   definitions of `opentelemetry-proto`, sent with hyper, so that a failed export keeps
+//!   its cause: the connection error, the collector's status and answer), and the W3C
+//!   propagators installed in `opentelemetry::global`. Without it, [`init()`](fn@init)
 //!   still installs traces (ids, sampling, exemplars, a custom [`trace::SpanExporter`]),
 //!   logs and the metrics server, and refuses an OTLP endpoint with an error naming this
 //!   feature.

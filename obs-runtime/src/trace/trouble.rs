@@ -92,22 +92,35 @@ fn port(endpoint: &str) -> Option<u16> {
 pub(crate) fn hint(target: &ExportTarget, signal: &str, cause: &str) -> Option<String> {
     let lower = cause.to_ascii_lowercase();
     let port = port(&target.endpoint);
-    match (target.protocol, port) {
-        (Protocol::HttpProtobuf, Some(4317)) => {
-            return Some(
-                "4317 is the OTLP/gRPC port; http/protobuf (obs's default protocol) is \
-                 served on 4318: point OTEL_EXPORTER_OTLP_ENDPOINT at port 4318, or set \
-                 OTEL_EXPORTER_OTLP_PROTOCOL=grpc (feature `otlp-grpc`)"
-                    .to_owned(),
-            );
+    // An HTTP/1.1 client gets an HTTP/2 frame back from a gRPC server, and a gRPC client
+    // gets an HTTP/1.1 answer back from an HTTP server: either is the other port.
+    let grpc_answered = lower.contains("invalid http version") || lower.contains("http2 preface");
+    let http_answered = lower.contains("frame with invalid size")
+        || lower.contains("h2 protocol error")
+        || lower.contains("invalid http/2");
+    match target.protocol {
+        Protocol::HttpProtobuf if port == Some(4317) || grpc_answered => {
+            return Some(format!(
+                "{}; http/protobuf (obs's default protocol) is served on 4318: point \
+                 OTEL_EXPORTER_OTLP_ENDPOINT at port 4318, or set \
+                 OTEL_EXPORTER_OTLP_PROTOCOL=grpc (feature `otlp-grpc`)",
+                if port == Some(4317) {
+                    "4317 is the OTLP/gRPC port"
+                } else {
+                    "the server answered in HTTP/2 only, as an OTLP/gRPC port (4317) does"
+                }
+            ));
         }
-        (Protocol::Grpc, Some(4318)) => {
-            return Some(
-                "4318 is the OTLP/HTTP port; gRPC is served on 4317: point \
-                 OTEL_EXPORTER_OTLP_ENDPOINT at port 4317, or set \
-                 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
-                    .to_owned(),
-            );
+        Protocol::Grpc if port == Some(4318) || http_answered => {
+            return Some(format!(
+                "{}; gRPC is served on 4317: point OTEL_EXPORTER_OTLP_ENDPOINT at port \
+                 4317, or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+                if port == Some(4318) {
+                    "4318 is the OTLP/HTTP port"
+                } else {
+                    "the server does not speak HTTP/2, as an OTLP/HTTP port (4318) does not"
+                }
+            ));
         }
         _ => {}
     }
@@ -338,6 +351,21 @@ mod tests {
                 .starts_with("4317 is the OTLP/gRPC port")
         );
         assert!(of(&grpc("http://c:4318"), "whatever").starts_with("4318 is the OTLP/HTTP port"));
+        // The other protocol's answer, on any port.
+        assert!(
+            of(
+                &http("http://c:9999/v1/traces"),
+                "client error (SendRequest): invalid HTTP version parsed"
+            )
+            .starts_with("the server answered in HTTP/2 only")
+        );
+        assert!(
+            of(
+                &grpc("http://c:9999"),
+                "transport error: http2 error: connection error detected: frame with invalid size"
+            )
+            .starts_with("the server does not speak HTTP/2")
+        );
         assert!(of(&http("http://c:4318"), "status 404 Not Found").contains(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is used as written and needs the path /v1/traces"
         ));

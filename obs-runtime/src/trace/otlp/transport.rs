@@ -1,0 +1,320 @@
+//! The OTLP transports, HTTP/protobuf (hyper) and gRPC (tonic, feature `otlp-grpc`), owned
+//! by obs so that a failure keeps its whole cause: the connection error and its sources,
+//! the collector's HTTP status with the start of its answer, or its gRPC status.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::trace::{ExportError, Protocol, TlsConfig};
+
+/// How much of a failed answer's body is kept for the error (the collector's reason).
+const BODY_EXCERPT: usize = 256;
+
+/// The HTTP statuses the OTLP specification calls retryable.
+const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
+
+/// A connection to one collector endpoint.
+pub(crate) enum Transport {
+    /// `POST` protobuf bodies to `url`.
+    Http {
+        client: Box<HttpClient>,
+        url: http::Uri,
+        headers: http::HeaderMap,
+        timeout: Duration,
+    },
+    /// Unary gRPC calls over `channel`.
+    #[cfg(feature = "otlp-grpc")]
+    Grpc {
+        channel: tonic::transport::Channel,
+        metadata: tonic::metadata::MetadataMap,
+        timeout: Duration,
+    },
+}
+
+/// The hyper client, over TCP or TLS.
+pub(crate) enum HttpClient {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    #[cfg(feature = "otlp-tls")]
+    Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+fn header_map(headers: &[(String, String)]) -> Result<http::HeaderMap, ExportError> {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| ExportError::with_source(format!("invalid header name {k:?}"), e))?;
+        // The value may be a secret: its error says which header, not what it holds.
+        let value = http::HeaderValue::from_str(v)
+            .map_err(|_| ExportError::new(format!("invalid value of header {k:?}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+impl Transport {
+    /// A transport to `endpoint` (the full URL for HTTP, the server for gRPC). Must be
+    /// called inside the Tokio runtime that will drive it.
+    pub(crate) fn new(
+        protocol: Protocol,
+        endpoint: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        tls: &TlsConfig,
+    ) -> Result<Self, ExportError> {
+        let https = endpoint.starts_with("https://");
+        let headers = header_map(headers)?;
+        match protocol {
+            Protocol::HttpProtobuf => {
+                let url: http::Uri = endpoint.parse().map_err(|e| {
+                    ExportError::with_source(format!("invalid OTLP endpoint {endpoint:?}"), e)
+                })?;
+                let mut connector = HttpConnector::new();
+                connector.set_connect_timeout(Some(timeout));
+                connector.set_nodelay(true);
+                let builder = Client::builder(TokioExecutor::new());
+                let client = if https {
+                    #[cfg(feature = "otlp-tls")]
+                    {
+                        connector.enforce_http(false);
+                        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                            .with_tls_config(tls.client_config()?)
+                            .https_only()
+                            .enable_http1()
+                            .wrap_connector(connector);
+                        Box::new(HttpClient::Tls(builder.build(connector)))
+                    }
+                    #[cfg(not(feature = "otlp-tls"))]
+                    {
+                        let _ = (builder, tls);
+                        return Err(ExportError::new(
+                            "an https:// endpoint needs the `otlp-tls` feature of obs-runtime",
+                        ));
+                    }
+                } else {
+                    let _ = tls;
+                    Box::new(HttpClient::Plain(builder.build(connector)))
+                };
+                Ok(Self::Http {
+                    client,
+                    url,
+                    headers,
+                    timeout,
+                })
+            }
+            #[cfg(not(feature = "otlp-grpc"))]
+            Protocol::Grpc => {
+                let _ = (https, headers, tls, timeout);
+                Err(ExportError::new(
+                    "OTLP over gRPC needs the `otlp-grpc` feature of obs-runtime",
+                ))
+            }
+            #[cfg(feature = "otlp-grpc")]
+            Protocol::Grpc => {
+                let endpoint_config = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+                    .map_err(|e| {
+                        ExportError::with_source(format!("invalid OTLP endpoint {endpoint:?}"), e)
+                    })?
+                    .timeout(timeout)
+                    .connect_timeout(timeout)
+                    .tcp_nodelay(true);
+                let endpoint_config = if https {
+                    #[cfg(feature = "otlp-grpc-tls")]
+                    {
+                        endpoint_config
+                            .tls_config(grpc_tls(tls))
+                            .map_err(|e| ExportError::with_source("cannot set up TLS", e))?
+                    }
+                    #[cfg(not(feature = "otlp-grpc-tls"))]
+                    {
+                        let _ = endpoint_config;
+                        return Err(ExportError::new(
+                            "OTLP over gRPC to an https:// endpoint needs the `otlp-grpc-tls` feature of obs-runtime",
+                        ));
+                    }
+                } else {
+                    let _ = tls;
+                    endpoint_config
+                };
+                Ok(Self::Grpc {
+                    channel: endpoint_config.connect_lazy(),
+                    metadata: tonic::metadata::MetadataMap::from_headers(headers),
+                    timeout,
+                })
+            }
+        }
+    }
+
+    /// Sends one export request of `signal` (`traces`, `logs`); `grpc` makes the call
+    /// when the transport is gRPC.
+    pub(crate) async fn send<M, F>(&self, message: M, grpc: F) -> Result<(), ExportError>
+    where
+        M: prost::Message + Send + 'static,
+        F: GrpcCall<M>,
+    {
+        match self {
+            Self::Http {
+                client,
+                url,
+                headers,
+                timeout,
+            } => {
+                drop(grpc);
+                post(client, url, headers, *timeout, message.encode_to_vec()).await
+            }
+            #[cfg(feature = "otlp-grpc")]
+            Self::Grpc {
+                channel,
+                metadata,
+                timeout,
+            } => {
+                let mut request = tonic::Request::new(message);
+                *request.metadata_mut() = metadata.clone();
+                request.set_timeout(*timeout);
+                grpc.call(channel.clone(), request).await.map_err(|status| {
+                    let mut text = format!(
+                        "the collector answered gRPC status {:?}: {}",
+                        status.code(),
+                        status.message()
+                    );
+                    if let Some(source) = std::error::Error::source(&status) {
+                        text.push_str(": ");
+                        text.push_str(&super::super::trouble::cause_chain(source));
+                    }
+                    ExportError::new(text)
+                })
+            }
+        }
+    }
+}
+
+/// The unary gRPC call of one signal's service.
+pub(crate) trait GrpcCall<M> {
+    /// Calls the service over `channel`.
+    #[cfg(feature = "otlp-grpc")]
+    fn call(
+        self,
+        channel: tonic::transport::Channel,
+        request: tonic::Request<M>,
+    ) -> impl std::future::Future<Output = Result<(), tonic::Status>> + Send;
+}
+
+/// `POST`s `body` to `url`, retrying the statuses the specification calls retryable
+/// (honouring `Retry-After`) until `timeout` has passed since the first attempt.
+async fn post(
+    client: &HttpClient,
+    url: &http::Uri,
+    headers: &http::HeaderMap,
+    timeout: Duration,
+    body: Vec<u8>,
+) -> Result<(), ExportError> {
+    let deadline = Instant::now() + timeout;
+    let body = Bytes::from(body);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut request = http::Request::post(url.clone())
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(Full::new(body.clone()))
+            .map_err(|e| ExportError::with_source("cannot build the OTLP request", e))?;
+        request.headers_mut().extend(headers.clone());
+        let left = deadline.saturating_duration_since(Instant::now());
+        let attempt = async {
+            let response = match client {
+                HttpClient::Plain(c) => c.request(request).await,
+                #[cfg(feature = "otlp-tls")]
+                HttpClient::Tls(c) => c.request(request).await,
+            }
+            .map_err(|e| ExportError::with_source("cannot send the OTLP request", e))?;
+            let (parts, body) = response.into_parts();
+            // A whole answer is read (so the connection can be reused), at most 64 KiB.
+            let bytes = Limited::new(body, 64 * 1024)
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes)
+                .unwrap_or_default();
+            Ok::<_, ExportError>((parts, bytes))
+        };
+        let (parts, answer) = match tokio::time::timeout(left, attempt).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(ExportError::new(format!(
+                    "the collector did not answer within {timeout:?} (timed out)"
+                )));
+            }
+        };
+        let status = parts.status.as_u16();
+        if parts.status.is_success() {
+            return Ok(());
+        }
+        let retry_after = parts
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let wait = retry_after.unwrap_or(backoff);
+        if RETRYABLE.contains(&status) && Instant::now() + wait < deadline {
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            continue;
+        }
+        return Err(ExportError::new(format!(
+            "the collector answered HTTP {}{}",
+            parts.status,
+            excerpt(&answer)
+        )));
+    }
+}
+
+/// `": <the start of the body>"` when the body is readable text, else nothing.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT)]);
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.trim();
+    if text.is_empty() {
+        String::new()
+    } else if body.len() > BODY_EXCERPT {
+        format!(": {text}…")
+    } else {
+        format!(": {text}")
+    }
+}
+
+/// The tonic TLS settings for `tls`: its CA (else the Mozilla roots) and client identity.
+#[cfg(feature = "otlp-grpc-tls")]
+fn grpc_tls(tls: &TlsConfig) -> tonic::transport::ClientTlsConfig {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut config = ClientTlsConfig::new();
+    config = match &tls.ca_pem {
+        Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
+        None => config.with_webpki_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&tls.client_cert_pem, &tls.client_key_pem) {
+        config = config.identity(Identity::from_pem(cert, key));
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn body_excerpts_are_short_single_line_text() {
+        assert_eq!(excerpt(b""), "");
+        assert_eq!(excerpt(b"  \n"), "");
+        assert_eq!(
+            excerpt(b"queue full\nretry later"),
+            ": queue full retry later"
+        );
+        let long = vec![b'x'; 300];
+        assert_eq!(excerpt(&long), format!(": {}…", "x".repeat(256)));
+    }
+}
