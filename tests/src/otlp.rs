@@ -1,5 +1,6 @@
-//! An OTLP trace receiver on 127.0.0.1 that decodes the official protobuf definitions
-//! (`opentelemetry-proto`), over HTTP/protobuf (a plain HTTP/1.1 server) or gRPC (tonic).
+//! An OTLP receiver of traces and logs on 127.0.0.1 that decodes the official protobuf
+//! definitions (`opentelemetry-proto`), over HTTP/protobuf (a plain HTTP/1.1 server) or
+//! gRPC (tonic).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -7,6 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -14,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 
@@ -26,6 +34,29 @@ pub struct Received {
     pub scope: String,
     /// The span, exactly as decoded.
     pub span: Span,
+}
+
+/// One received log record with its resource and scope.
+#[derive(Clone, Debug)]
+pub struct ReceivedLog {
+    /// Resource attributes, as `key=value` strings.
+    pub resource: Vec<(String, String)>,
+    /// The instrumentation scope's name (the event's target).
+    pub scope: String,
+    /// The record, exactly as decoded.
+    pub record: LogRecord,
+}
+
+impl ReceivedLog {
+    /// The body, as text.
+    pub fn body(&self) -> String {
+        value_text(self.record.body.as_ref())
+    }
+
+    /// The attribute `key`, as text.
+    pub fn attr(&self, key: &str) -> Option<String> {
+        attr(&self.record.attributes, key)
+    }
 }
 
 /// Renders an OTLP value as text (strings unquoted).
@@ -67,6 +98,7 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<ExportTraceServiceRequest>>,
+    log_requests: Mutex<Vec<ExportLogsServiceRequest>>,
     /// Headers (HTTP) or metadata (gRPC) of the latest export, names lowercased.
     headers: Mutex<Vec<(String, String)>>,
     /// HTTP status to answer with (0: 200 with a decoded body).
@@ -228,6 +260,10 @@ impl Receiver {
         let service = Grpc(Arc::clone(&state));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let handle = std::thread::spawn(move || {
+            // The receiver stands in for a collector in another process: its own events
+            // (tonic's and h2's) must not reach the test's subscriber.
+            let _quiet =
+                tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -241,7 +277,8 @@ impl Receiver {
                         .unwrap();
                 }
                 server
-                    .add_service(TraceServiceServer::new(service))
+                    .add_service(TraceServiceServer::new(service.clone()))
+                    .add_service(LogsServiceServer::new(service))
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::TcpListenerStream::new(listener),
                         async {
@@ -336,6 +373,54 @@ impl Receiver {
         out
     }
 
+    /// Every log record received so far, in arrival order.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        let requests = self.state.log_requests.lock().unwrap();
+        let mut out = Vec::new();
+        for request in requests.iter() {
+            for rl in &request.resource_logs {
+                let resource: Vec<(String, String)> = rl
+                    .resource
+                    .iter()
+                    .flat_map(|r| &r.attributes)
+                    .map(|kv| (kv.key.clone(), value_text(kv.value.as_ref())))
+                    .collect();
+                for sl in &rl.scope_logs {
+                    let scope = sl
+                        .scope
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default();
+                    for record in &sl.log_records {
+                        out.push(ReceivedLog {
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            record: record.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until a log record satisfying `want` arrived (or `timeout`); returns every
+    /// record received by then.
+    pub fn wait_for_log(
+        &self,
+        timeout: Duration,
+        want: impl Fn(&ReceivedLog) -> bool,
+    ) -> Vec<ReceivedLog> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let logs = self.logs();
+            if logs.iter().any(&want) || Instant::now() >= deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// How many spans arrived so far.
     pub fn span_count(&self) -> usize {
         let requests = self.state.requests.lock().unwrap();
@@ -375,7 +460,28 @@ impl Drop for Receiver {
     }
 }
 
+#[derive(Clone)]
 struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        if self.0.status.load(Ordering::Relaxed) != 0 {
+            return Err(tonic::Status::unavailable("receiver told to fail"));
+        }
+        self.0
+            .log_requests
+            .lock()
+            .unwrap()
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
 
 #[tonic::async_trait]
 impl TraceService for Grpc {
@@ -470,6 +576,24 @@ fn serve_stream(stream: impl Read + Write, state: &State) {
                 body.len()
             )
             .into_bytes()
+        } else if request_line.starts_with("POST /v1/logs ") {
+            match ExportLogsServiceRequest::decode(body.as_slice()) {
+                Ok(request) => {
+                    state.log_requests.lock().unwrap().push(request);
+                    let reply = ExportLogsServiceResponse {
+                        partial_success: None,
+                    }
+                    .encode_to_vec();
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+                        reply.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&reply);
+                    r
+                }
+                Err(_) => b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n".to_vec(),
+            }
         } else if !request_line.starts_with("POST /v1/traces ") {
             b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec()
         } else {

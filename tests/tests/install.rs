@@ -48,7 +48,7 @@ fn install_from_the_environment() {
     assert_eq!(
         guard.summary(),
         format!(
-            "env-service: traces over OTLP http/protobuf to {}/v1/traces; metrics on http://{addr}/metrics",
+            "env-service: traces over OTLP http/protobuf to {0}/v1/traces; logs over OTLP http/protobuf to {0}/v1/logs and standard output; metrics on http://{addr}/metrics",
             receiver.endpoint()
         )
     );

@@ -22,7 +22,7 @@ use crate::trace::{AttrValue, PipelineConfig, Protocol, Sampler, SpanExporter, T
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | `OTEL_SDK_DISABLED` | `true` turns trace export off | `false` |
+/// | `OTEL_SDK_DISABLED` | `true` turns trace and log export off | `false` |
 /// | `OTEL_SERVICE_NAME` | `service.name` | `unknown_service:<executable>` |
 /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` resource attributes (percent-encoded) | |
 /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | collector base URL; HTTP appends `/v1/traces` | none: no export |
@@ -32,6 +32,9 @@ use crate::trace::{AttrValue, PipelineConfig, Protocol, Sampler, SpanExporter, T
 /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_TRACES_TIMEOUT` | export timeout, milliseconds | 10000 |
 /// | `OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY` (and `…_TRACES_…`) | PEM files: the collector's CA, and a client certificate and key for mTLS (feature `otlp-tls`) | the Mozilla roots, no client certificate |
 /// | `OTEL_TRACES_EXPORTER` | `otlp` or `none` | `otlp` |
+/// | `OTEL_LOGS_EXPORTER` | `otlp` (log records to the collector), `console` (log lines to the log output), both as `otlp,console`, or `none` | both: lines, and records when an endpoint is set |
+/// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, `…_LOGS_PROTOCOL`, `…_LOGS_HEADERS`, `…_LOGS_TIMEOUT`, `…_LOGS_CERTIFICATE`, … | the logs' own OTLP settings, as for traces; HTTP appends `/v1/logs` to the shared endpoint | the shared settings |
+/// | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`; `OBS_BLRP_MAX_QUEUE_BYTES` | log record queue size, batch size, delay in ms; estimated bytes queued | 2048, 512, 1000; 16 MiB |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |
 /// | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` | span limits ([`SpanLimits`](crate::trace::SpanLimits)) | 4096 bytes, 128, 128 |
@@ -123,6 +126,14 @@ impl Builder {
     /// A header sent with every export (an API key, say).
     pub fn otlp_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.headers.push((key.into(), value.into()));
+        self
+    }
+
+    /// Whether log records also go to the collector over OTLP when an endpoint is set
+    /// (`OTEL_LOGS_EXPORTER` lists `otlp`, or is unset); `false` keeps them to the log
+    /// output.
+    pub fn otlp_logs(mut self, on: bool) -> Self {
+        self.settings.otlp_logs = Some(on);
         self
     }
 

@@ -5,11 +5,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use super::error::InitError;
 use super::export::{self, ExporterFactory};
 use super::guard::{Guard, Telemetry};
+use super::log_export::{LogExport, log_export};
 use super::logs::{self, Filter};
 use super::resolve;
 use super::settings::Settings;
 use crate::http::server::{MetricsServer, ServerConfig};
-use crate::log::{LogLayer, LogWriter};
+use crate::log::{LogExportLayer, LogLayer, LogPipeline, LogWriter};
 use crate::trace::{
     Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TailSampling, TraceLayer,
 };
@@ -26,6 +27,9 @@ pub(super) struct Config {
     pub(super) filter: Filter,
     pub(super) logs: Option<LogLayer>,
     pub(super) log_writer: Option<LogWriter>,
+    pub(super) log_export: LogExport,
+    /// Keys exported even though they look secret.
+    pub(super) log_allowed: Vec<std::borrow::Cow<'static, str>>,
     pub(super) metrics: Option<ServerConfig>,
     #[cfg(feature = "tokio-runtime")]
     pub(super) tokio: Option<tokio::runtime::Handle>,
@@ -42,6 +46,11 @@ impl Config {
         let tail = s.tail.take();
         let (export, export_desc) = export::export(&mut s, &env)?;
         let filter = logs::filter(&mut s, &env)?;
+        let log_export = log_export(&s, &env)?;
+        if !log_export.console {
+            s.logs = false;
+        }
+        let log_allowed = s.log_allowed.clone();
         let (logs, log_writer) = logs::logs(&mut s, &env)?.unzip();
         let mut metrics = resolve::metrics_server(&mut s, &env)?;
         if let (Some(server), Some(name)) = (&mut metrics, resource.get("service.name")) {
@@ -59,6 +68,8 @@ impl Config {
             filter,
             logs,
             log_writer,
+            log_export,
+            log_allowed,
             metrics,
             #[cfg(feature = "tokio-runtime")]
             tokio: s.tokio.take(),
@@ -111,19 +122,28 @@ impl Config {
             Filter::Static(targets) => (Some(targets), None),
             Filter::Dynamic(filter) => (None, Some(*filter)),
         };
+        let log_pipeline = self
+            .log_export
+            .factory
+            .map(|make| LogPipeline::start(make, self.log_export.batch, self.resource.clone()));
+        let log_records = log_pipeline
+            .as_ref()
+            .map(|p| LogExportLayer::new(p.clone(), self.log_allowed));
         let subscriber = tracing_subscriber::registry()
             .with(targets)
             .with(env_filter)
             .with(traces)
-            .with(self.logs);
+            .with(self.logs)
+            .with(log_records);
         let service = self
             .resource
             .get("service.name")
             .map(ToString::to_string)
             .unwrap_or_default();
         let summary = format!(
-            "{service}: {}; metrics {}",
+            "{service}: {}; {}; metrics {}",
             self.export_desc,
+            self.log_export.desc,
             server.as_ref().map_or_else(
                 || "server off".to_owned(),
                 |s| format!("on http://{}/metrics", s.local_addr())
@@ -133,10 +153,14 @@ impl Config {
         if let Some(p) = &pipeline {
             p.report_to(&dispatch);
         }
+        if let Some(p) = &log_pipeline {
+            p.report_to(&dispatch);
+        }
         Ok(Telemetry {
             dispatch,
             guard: Guard {
                 pipeline,
+                log_pipeline,
                 server,
                 summary,
                 log_writer: self.log_writer,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::http::server::MetricsServer;
-use crate::log::LogWriter;
+use crate::log::{LogPipeline, LogWriter};
 use crate::trace::Pipeline;
 
 /// A built runtime: the dispatcher and the guard that owns the pipeline and server.
@@ -35,6 +35,7 @@ pub struct Telemetry {
 #[must_use = "dropping the guard stops export and the metrics server"]
 pub struct Guard {
     pub(super) pipeline: Option<Pipeline>,
+    pub(super) log_pipeline: Option<LogPipeline>,
     pub(super) server: Option<MetricsServer>,
     pub(super) summary: String,
     pub(super) log_writer: Option<LogWriter>,
@@ -54,6 +55,11 @@ impl Guard {
         self.pipeline.as_ref()
     }
 
+    /// The log record pipeline, when log records are exported over OTLP.
+    pub fn log_pipeline(&self) -> Option<&LogPipeline> {
+        self.log_pipeline.as_ref()
+    }
+
     /// Where the metrics server listens, when on.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.server.as_ref().map(MetricsServer::local_addr)
@@ -70,14 +76,21 @@ impl Guard {
             .pipeline
             .as_ref()
             .is_none_or(|p| p.force_flush(timeout));
+        let records = self
+            .log_pipeline
+            .as_ref()
+            .is_none_or(|p| p.force_flush(timeout));
         let logs = self.log_writer.as_ref().is_none_or(|w| w.flush(timeout));
-        spans && logs
+        spans && records && logs
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(pipeline) = self.pipeline.take() {
+            pipeline.shutdown(Duration::from_secs(5));
+        }
+        if let Some(pipeline) = self.log_pipeline.take() {
             pipeline.shutdown(Duration::from_secs(5));
         }
         if let Some(server) = self.server.take() {

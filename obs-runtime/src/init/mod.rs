@@ -6,6 +6,7 @@ mod env;
 mod error;
 mod export;
 mod guard;
+mod log_export;
 mod logs;
 mod resolve;
 mod settings;

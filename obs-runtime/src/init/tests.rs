@@ -1,7 +1,7 @@
 //! Environment handling of `init()`.
 
 use super::config::Config;
-use super::export::signal_url;
+use super::export::{TRACES, signal_url};
 use super::*;
 
 /// Every variable obs reads, for the property test below.
@@ -336,10 +336,13 @@ fn resource_from_env_and_code() {
     assert_eq!(get("telemetry.sdk.name").as_deref(), Some("obs"));
     assert!(config.export.is_none());
     assert_eq!(
-        signal_url("http://c:4318/", Protocol::HttpProtobuf),
+        signal_url("http://c:4318/", Protocol::HttpProtobuf, &TRACES),
         "http://c:4318/v1/traces"
     );
-    assert_eq!(signal_url("http://c:4317", Protocol::Grpc), "http://c:4317");
+    assert_eq!(
+        signal_url("http://c:4317", Protocol::Grpc, &TRACES),
+        "http://c:4317"
+    );
 }
 
 /// An `https://` endpoint without TLS compiled in says which feature to enable (run by

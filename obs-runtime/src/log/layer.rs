@@ -9,11 +9,9 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::time::unix_nanos;
-use crate::trace::record::EventFields;
-use crate::trace::{AttrValue, layer_state_context};
 
-use super::bind::Bound;
 use super::line::{Line, Redaction};
+use super::record::collect;
 use super::writer::{LogFormat, LogWriter};
 
 /// Writes every event as one line. See the [module documentation](super).
@@ -83,50 +81,21 @@ where
             // line only when it asks with `err(level = ..)`.
             return;
         }
-        let mut fields = EventFields::default();
-        event.record(&mut fields);
-        // URL credentials and `key: value` secrets inside values are masked too.
-        for (_, value) in &mut fields.attributes {
-            if let AttrValue::Str(s) = value
-                && let Cow::Owned(masked) = crate::redact::scrub(s)
-            {
-                *value = AttrValue::Str(Cow::Owned(masked));
-            }
-        }
-        if let Some(message) = &mut fields.message
-            && let Cow::Owned(masked) = crate::redact::scrub(message)
-        {
-            *message = masked;
-        }
-        let span = ctx.event_span(event);
-        let context = span
-            .as_ref()
-            .and_then(|s| layer_state_context(&s.extensions()));
-        let mut bound: Vec<(&'static str, String)> = Vec::new();
-        if let Some(span) = &span {
-            for s in span.scope().from_root() {
-                if let Some(b) = s.extensions().get::<Bound>() {
-                    for (k, v) in &b.0 {
-                        bound.retain(|(key, _)| key != k);
-                        bound.push((k, crate::redact::scrub(v).into_owned()));
-                    }
-                }
-            }
-        }
+        let collected = collect(event, meta, &ctx);
         let redaction = Redaction {
             allowed: &self.allowed,
         };
         let line = Line {
             nanos: unix_nanos(),
-            level: *meta.level(),
-            target: meta.target(),
-            span: span
-                .as_ref()
-                .map(tracing_subscriber::registry::SpanRef::name),
-            message: fields.message.as_deref().unwrap_or(""),
-            trace: context.map(|c| (c.trace_id.hex(), c.span_id.hex())),
-            bound: &bound,
-            fields: &fields.attributes,
+            level: collected.level,
+            target: collected.target,
+            span: collected.span,
+            message: collected.fields.message.as_deref().unwrap_or(""),
+            trace: collected
+                .context
+                .map(|c| (c.trace_id.hex(), c.span_id.hex())),
+            bound: &collected.bound,
+            fields: &collected.fields.attributes,
         };
         let render = |out: &mut String| match self.format {
             LogFormat::Json => line.json(out, &redaction),

@@ -163,7 +163,7 @@ pub(super) struct Redaction<'a> {
 }
 
 impl Redaction<'_> {
-    fn redacted(&self, key: &'static str) -> bool {
+    pub(super) fn redacted(&self, key: &'static str) -> bool {
         crate::redact::sensitive_key(key) && !self.allowed.iter().any(|a| a == key)
     }
 }

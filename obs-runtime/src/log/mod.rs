@@ -40,13 +40,25 @@
 //! [`looks_sensitive`]: crate::metrics::name::looks_sensitive
 
 mod bind;
+mod export;
+mod export_layer;
 mod layer;
 mod line;
+#[cfg(feature = "otlp")]
+mod otlp;
+mod record;
 mod writer;
 
 pub use crate::redact::REDACTED;
 pub use bind::bind;
+#[cfg(feature = "otlp")]
+pub(crate) use export::LogExporter;
+pub(crate) use export::{LogBatchConfig, LogExporterFactory};
+pub use export::{LogPipeline, LogPipelineStats};
+pub(crate) use export_layer::LogExportLayer;
 pub use layer::LogLayer;
+#[cfg(feature = "otlp")]
+pub(crate) use otlp::OtlpLogExporter;
 pub use writer::{DEFAULT_QUEUE_LINES, LogFormat, LogWriter, MemoryLog};
 
 /// JSON string escaping, shared with the health endpoint's body and the generated

@@ -13,6 +13,15 @@ pub(crate) enum DropReason {
     TailEvicted,
 }
 
+/// Why log records were not exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, obs_macros::Label)]
+pub(crate) enum LogDropReason {
+    /// The export queue was full, by count or bytes (the exporter is slow or down).
+    QueueFull,
+    /// Their batch failed to export.
+    ExportFailed,
+}
+
 /// Why the embedded metrics server closed a connection without serving it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, obs_macros::Label)]
 pub(crate) enum ConnectionDrop {
@@ -55,4 +64,10 @@ obs_macros::metric! {
     /// Log lines dropped because the non-blocking writer's queue was full (its output
     /// could not keep up).
     pub(crate) counter LOG_LINES_DROPPED("obs_log_lines_dropped_total");
+    /// Log records accepted by the OTLP log exporter.
+    pub(crate) counter LOG_RECORDS_EXPORTED("obs_log_records_exported_total");
+    /// Log records that were not exported over OTLP, by reason.
+    pub(crate) counter LOG_RECORDS_DROPPED("obs_log_records_dropped_total", reason: LogDropReason);
+    /// Failed log export calls (each drops its batch).
+    pub(crate) counter LOG_EXPORT_ERRORS("obs_log_export_errors_total");
 }

@@ -46,7 +46,7 @@ mod fields;
 mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
-mod otlp;
+pub(crate) mod otlp;
 mod pipeline;
 pub mod propagation;
 mod protocol;
@@ -72,6 +72,7 @@ pub(crate) use state::layer_state_context;
 pub use state::with_remote_parent;
 pub use tls::TlsConfig;
 pub use trouble::ExportTarget;
+pub(crate) use trouble::{EXPORT_TARGET, Trouble, mark_export_thread, on_export_thread};
 
 /// Target of the `exception` span events (of `#[observe]` and the HTTP layer): they belong
 /// to the trace, so the log layer writes no line for them.

@@ -174,6 +174,7 @@ impl Pipeline {
         let handle = std::thread::Builder::new()
             .name("obs-span-export".into())
             .spawn(move || {
+                super::trouble::mark_export_thread();
                 let exporter = make().unwrap_or_else(|e| Box::new(Unavailable(e)));
                 Worker {
                     trouble: Trouble::new("traces", "spans"),

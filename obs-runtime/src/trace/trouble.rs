@@ -9,6 +9,22 @@ use std::time::{Duration, Instant};
 
 use super::{ExportError, Protocol};
 
+thread_local! {
+    /// Set on the threads that export: what happens there (the transport's own events,
+    /// the lines about its trouble) is never exported itself.
+    static EXPORTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as an exporter's thread.
+pub(crate) fn mark_export_thread() {
+    EXPORTING.set(true);
+}
+
+/// Whether the current thread is an exporter's thread.
+pub(crate) fn on_export_thread() -> bool {
+    EXPORTING.get()
+}
+
 /// Target of the lines about export trouble.
 pub(crate) const EXPORT_TARGET: &str = "obs::export";
 

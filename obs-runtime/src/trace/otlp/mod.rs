@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 
 use super::{ExportError, ExportTarget, Protocol, Resource, SpanExporter, SpanRecord, TlsConfig};
-use encode::resource as proto_resource;
+pub(crate) use encode::{key_value, resource as proto_resource, scope};
 pub(crate) use transport::{GrpcCall, Transport};
 
 /// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
