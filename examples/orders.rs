@@ -72,6 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut init = obs_runtime::init()
         .service_name("orders")
         .service_version(env!("CARGO_PKG_VERSION"))
+        // The ids of the observed functions' spans follow to the lines written inside.
+        .log_span_fields(["user_id", "order_id"])
         .tokio_runtime(tokio::runtime::Handle::current());
     if std::env::var_os("OBS_METRICS_ADDR").is_none() {
         // The service serves /metrics itself.
@@ -95,7 +97,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         telemetry.summary()
     );
     let token = std::env::var("OBS_METRICS_TOKEN").ok();
-    axum::serve(listener, app(Store::new(), token))
+    // With the connection's address, every line of a request says which client sent it.
+    let service =
+        app(Store::new(), token).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

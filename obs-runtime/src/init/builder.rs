@@ -42,6 +42,7 @@ use crate::trace::{AttrValue, PipelineConfig, Protocol, Sampler, SpanExporter, T
 /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | batch queue size (at most 1 048 576), batch size, delay in ms | 2048, 512, 5000 |
 /// | `RUST_LOG` | `tracing` filter directives | `info` |
 /// | `OBS_LOG_FORMAT` | `json`, `pretty` or `auto` | `auto`: pretty on a terminal |
+/// | `OBS_LOG_SPAN_FIELDS` | span field names, comma-separated, that follow to every log line and record inside their span | none |
 /// | `OBS_METRICS_ADDR` | metrics server address, or `off` | `127.0.0.1:9464` |
 /// | `OBS_METRICS_TOKEN` | bearer token required by `/metrics` | none |
 ///
@@ -134,6 +135,33 @@ impl Builder {
     /// output.
     pub fn otlp_logs(mut self, on: bool) -> Self {
         self.settings.otlp_logs = Some(on);
+        self
+    }
+
+    /// Span fields that follow to every log line and log record inside their span (and
+    /// its descendants), as if bound with [`log::bind`](crate::log::bind): the request's
+    /// `order_id` on every line its handler writes, say. As `OBS_LOG_SPAN_FIELDS`.
+    ///
+    /// ```
+    /// use obs_runtime::log::{LogFormat, LogWriter};
+    ///
+    /// let (writer, lines) = LogWriter::memory();
+    /// let telemetry = obs_runtime::init()
+    ///     .env([("OBS_METRICS_ADDR", "off")])
+    ///     .log_span_fields(["order_id"])
+    ///     .log_format(LogFormat::Json)
+    ///     .log_writer(writer)
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&telemetry.dispatch, || {
+    ///     let span = tracing::info_span!("checkout", order_id = 42, user = "ann");
+    ///     span.in_scope(|| tracing::info!("charged"));
+    /// });
+    /// let line = &lines.lines()[0];
+    /// assert!(line.contains(r#""order_id":"42""#) && !line.contains("ann"));
+    /// ```
+    pub fn log_span_fields<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.settings.log_span_fields = Some(names.into_iter().map(Into::into).collect());
         self
     }
 

@@ -10,7 +10,7 @@ use super::logs::{self, Filter};
 use super::resolve;
 use super::settings::Settings;
 use crate::http::server::{MetricsServer, ServerConfig};
-use crate::log::{LogExportLayer, LogLayer, LogPipeline, LogWriter};
+use crate::log::{LogExportLayer, LogLayer, LogPipeline, LogWriter, SpanFieldsLayer};
 use crate::trace::{
     Pipeline, PipelineConfig, Resource, Sampler, SpanLimits, TailSampling, TraceLayer,
 };
@@ -30,6 +30,8 @@ pub(super) struct Config {
     pub(super) log_export: LogExport,
     /// Keys exported even though they look secret.
     pub(super) log_allowed: Vec<std::borrow::Cow<'static, str>>,
+    /// Span fields bound to the lines and records inside their span.
+    pub(super) log_span_fields: Vec<String>,
     pub(super) metrics: Option<ServerConfig>,
     #[cfg(feature = "tokio-runtime")]
     pub(super) tokio: Option<tokio::runtime::Handle>,
@@ -51,7 +53,19 @@ impl Config {
             s.logs = false;
         }
         let log_allowed = s.log_allowed.clone();
-        let (logs, log_writer) = logs::logs(&mut s, &env)?.unzip();
+        let log_span_fields = match s.log_span_fields.take() {
+            Some(names) => names,
+            None => env
+                .get("OBS_LOG_SPAN_FIELDS")
+                .map(|raw| {
+                    raw.split(',')
+                        .map(|n| n.trim().to_owned())
+                        .filter(|n| !n.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        let (logs, log_writer) = logs::logs(&mut s, &env, &resource)?.unzip();
         let mut metrics = resolve::metrics_server(&mut s, &env)?;
         if let (Some(server), Some(name)) = (&mut metrics, resource.get("service.name")) {
             // The generated dashboard and rules select the service's Prometheus job.
@@ -70,6 +84,7 @@ impl Config {
             log_writer,
             log_export,
             log_allowed,
+            log_span_fields,
             metrics,
             #[cfg(feature = "tokio-runtime")]
             tokio: s.tokio.take(),
@@ -129,10 +144,13 @@ impl Config {
         let log_records = log_pipeline
             .as_ref()
             .map(|p| LogExportLayer::new(p.clone(), self.log_allowed));
+        let span_fields =
+            (!self.log_span_fields.is_empty()).then(|| SpanFieldsLayer::new(self.log_span_fields));
         let subscriber = tracing_subscriber::registry()
             .with(targets)
             .with(env_filter)
             .with(traces)
+            .with(span_fields)
             .with(self.logs)
             .with(log_records);
         let service = self

@@ -51,7 +51,10 @@ pub(super) const LOGS: Signal = Signal {
 };
 
 /// Where one signal is sent over OTLP, from code and the environment.
-#[cfg_attr(not(feature = "otlp"), allow(dead_code, reason = "read by the OTLP exporters"))]
+#[cfg_attr(
+    not(feature = "otlp"),
+    allow(dead_code, reason = "read by the OTLP exporters")
+)]
 pub(super) struct Destination {
     pub(super) protocol: Protocol,
     /// The full URL (HTTP) or the server (gRPC); `None` when no endpoint is configured.

@@ -6,6 +6,7 @@ use super::env::Env;
 use super::error::{InitError, invalid};
 use super::settings::Settings;
 use crate::log::{DEFAULT_QUEUE_LINES, LogFormat, LogLayer, LogWriter};
+use crate::trace::Resource;
 
 /// The global filter: `Targets` when the directives are static (`info,my_crate=debug`),
 /// which keeps no per-span state; `EnvFilter` when they filter on spans or fields
@@ -77,6 +78,7 @@ pub(super) fn filter(s: &mut Settings, env: &Env) -> Result<Filter, InitError> {
 pub(super) fn logs(
     s: &mut Settings,
     env: &Env,
+    resource: &Resource,
 ) -> Result<Option<(LogLayer, LogWriter)>, InitError> {
     let format = match s.log_format {
         Some(f) => f,
@@ -104,9 +106,15 @@ pub(super) fn logs(
             .log_writer
             .take()
             .unwrap_or_else(|| LogWriter::non_blocking(LogWriter::stdout(), DEFAULT_QUEUE_LINES));
+        let text = |key: &str| resource.get(key).map(ToString::to_string);
         let layer = std::mem::take(&mut s.log_allowed)
             .into_iter()
-            .fold(LogLayer::new(format, writer.clone()), LogLayer::allow);
+            .fold(LogLayer::new(format, writer.clone()), LogLayer::allow)
+            .service(
+                &text("service.name").unwrap_or_default(),
+                text("service.version").as_deref(),
+                text("deployment.environment.name").as_deref(),
+            );
         (layer, writer)
     });
     Ok(logs)

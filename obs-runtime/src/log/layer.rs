@@ -10,7 +10,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::time::unix_nanos;
 
-use super::line::{Line, Redaction};
+use super::line::{Line, Redaction, json_str};
 use super::record::collect;
 use super::writer::{LogFormat, LogWriter};
 
@@ -19,6 +19,8 @@ pub struct LogLayer {
     format: LogFormat,
     writer: LogWriter,
     allowed: Vec<Cow<'static, str>>,
+    /// The service's fields, rendered once as a JSON fragment (`,"service.name":"…"`).
+    service: String,
 }
 
 impl fmt::Debug for LogLayer {
@@ -37,7 +39,41 @@ impl LogLayer {
             format,
             writer,
             allowed: Vec::new(),
+            service: String::new(),
         }
+    }
+
+    /// Names the service in every JSON line: `service.name`, and `service.version` and
+    /// `deployment.environment.name` when given ([`crate::init()`] passes its resource's).
+    ///
+    /// ```
+    /// use obs_runtime::log::{LogFormat, LogLayer, LogWriter};
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let (writer, lines) = LogWriter::memory();
+    /// let layer = LogLayer::new(LogFormat::Json, writer).service("orders", Some("1.4.0"), None);
+    /// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+    ///     tracing::info!("started");
+    /// });
+    /// assert!(lines.lines()[0].contains(r#""message":"started","service.name":"orders","service.version":"1.4.0""#));
+    /// ```
+    #[must_use]
+    pub fn service(mut self, name: &str, version: Option<&str>, environment: Option<&str>) -> Self {
+        let mut fragment = String::new();
+        for (key, value) in [
+            ("service.name", Some(name)),
+            ("service.version", version),
+            ("deployment.environment.name", environment),
+        ] {
+            if let Some(value) = value {
+                fragment.push(',');
+                json_str(&mut fragment, key);
+                fragment.push(':');
+                json_str(&mut fragment, value);
+            }
+        }
+        self.service = fragment;
+        self
     }
 
     /// Logs the value of `key` even though its name looks sensitive (`token_count`, say).
@@ -91,6 +127,7 @@ where
             target: collected.target,
             span: collected.span,
             message: collected.fields.message.as_deref().unwrap_or(""),
+            service: &self.service,
             trace: collected
                 .context
                 .map(|c| (c.trace_id.hex(), c.span_id.hex())),

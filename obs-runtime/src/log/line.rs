@@ -15,6 +15,8 @@ pub(super) struct Line<'a> {
     pub(super) target: &'a str,
     pub(super) span: Option<&'a str>,
     pub(super) message: &'a str,
+    /// The service's fields, a JSON fragment written after the message.
+    pub(super) service: &'a str,
     /// The trace and span ids, as hex digits.
     pub(super) trace: Option<([u8; 32], [u8; 16])>,
     pub(super) bound: &'a [(&'static str, String)],
@@ -31,6 +33,7 @@ impl Line<'_> {
         json_str(out, self.target);
         out.push_str(",\"message\":");
         json_str(out, self.message);
+        out.push_str(self.service);
         if let Some(span) = self.span {
             out.push_str(",\"span\":");
             json_str(out, span);
@@ -53,6 +56,9 @@ impl Line<'_> {
                     | "trace_id"
                     | "span_id"
                     | "fields"
+                    | "service.name"
+                    | "service.version"
+                    | "deployment.environment.name"
             ) {
                 continue;
             }

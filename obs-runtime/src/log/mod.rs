@@ -51,6 +51,7 @@ mod writer;
 
 pub use crate::redact::REDACTED;
 pub use bind::bind;
+pub(crate) use bind::{SpanFieldsLayer, bind_all};
 #[cfg(feature = "otlp")]
 pub(crate) use export::LogExporter;
 pub(crate) use export::{LogBatchConfig, LogExporterFactory};

@@ -216,6 +216,21 @@ where
             }
             None => server_span(&request, method, template, &id),
         };
+        // Every line written inside the request says which request, route and method.
+        let client = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        log::bind_all(
+            &span,
+            [
+                ("request_id", id.to_string()),
+                ("http.request.method", method_attr.to_owned()),
+            ]
+            .into_iter()
+            .chain(template.map(|t| ("http.route", t.to_owned())))
+            .chain(client.map(|c| ("client.address", c))),
+        );
         let baggage = if let Some(incoming) = incoming {
             incoming.baggage
         } else {
@@ -231,7 +246,6 @@ where
         if !baggage.is_empty() {
             request.extensions_mut().insert(baggage);
         }
-        log::bind(&span, "request_id", &id);
         let echo = HeaderValue::from_str(&id).ok();
         request.extensions_mut().insert(RequestId(Arc::clone(&id)));
         // Counted once `call` has returned: a `call` that panics leaves no request in
