@@ -33,7 +33,8 @@ pub mod returned {
 /// only, so the glob brings no name into the user's scope.
 pub mod probe {
     pub use crate::observe::classify::{
-        ProbeDebug as _, ProbeDisplay as _, ProbeLabel as _, ProbeNone as _, ProbeNotResult as _,
+        ProbeDebug as _, ProbeDisplay as _, ProbeError as _, ProbeErrorRef as _,
+        ProbeErrorRefSync as _, ProbeLabel as _, ProbeNone as _, ProbeNotResult as _,
         ProbeResult as _, ProbeType as _,
     };
     pub use crate::observe::returned::{ProbeFuture as _, ProbeValue as _};

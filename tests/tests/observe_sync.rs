@@ -110,6 +110,117 @@ fn other_errors_are_labelled_by_readable_type_name_and_described() {
     assert_eq!(exceptions[1].fields["exception.message"], "disk on fire");
 }
 
+/// An error caused by another: its `source()` chain is part of what is recorded.
+#[derive(Debug)]
+pub struct GatewayDown {
+    cause: std::io::Error,
+}
+
+impl fmt::Display for GatewayDown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("payment gateway unreachable")
+    }
+}
+
+impl std::error::Error for GatewayDown {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+/// Wraps a `GatewayDown`, and writes its cause into its own message (as many error types
+/// do): the chain does not repeat it.
+#[derive(Debug)]
+pub struct CheckoutFailed(GatewayDown);
+
+impl fmt::Display for CheckoutFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "checkout failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for CheckoutFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn gateway_down() -> GatewayDown {
+    GatewayDown {
+        cause: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+    }
+}
+
+#[observe(err(level = "warn"))]
+fn charge_gateway() -> Result<(), GatewayDown> {
+    Err(gateway_down())
+}
+
+#[observe]
+fn checkout_chain() -> Result<(), CheckoutFailed> {
+    Err(CheckoutFailed(gateway_down()))
+}
+
+#[observe]
+fn boxed_chain() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(gateway_down()))
+}
+
+#[observe]
+fn boxed_plain_chain() -> Result<(), Box<dyn std::error::Error>> {
+    Err(Box::new(gateway_down()))
+}
+
+#[test]
+fn errors_carry_their_whole_cause_chain() {
+    let capture = Capture::default();
+    capture.run(|| {
+        assert!(charge_gateway().is_err());
+        assert!(checkout_chain().is_err());
+        assert!(boxed_chain().is_err());
+        assert!(boxed_plain_chain().is_err());
+    });
+    let captured = capture.captured();
+    let messages: Vec<(&str, &str)> = captured
+        .events_for("obs::exception")
+        .iter()
+        .map(|e| {
+            (
+                e.span.as_deref().unwrap(),
+                e.fields["exception.message"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                "charge_gateway",
+                "payment gateway unreachable: connection refused"
+            ),
+            (
+                "checkout_chain",
+                "checkout failed: payment gateway unreachable: connection refused"
+            ),
+            (
+                "boxed_chain",
+                "payment gateway unreachable: connection refused"
+            ),
+            (
+                "boxed_plain_chain",
+                "payment gateway unreachable: connection refused"
+            ),
+        ]
+    );
+    // The error log line `err(level = ..)` asks for says the whole chain too.
+    let lines = captured.events_for("obs::error");
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(
+        lines[0].fields["message"],
+        "charge_gateway failed: payment gateway unreachable: connection refused"
+    );
+}
+
 #[observe(name = "checkout.submit", fields(order_id = %order_id, attempt = attempt, cart = ?cart, api_key = redact(key)))]
 fn submit(order_id: u64, attempt: i64, cart: &[&str], key: &str) -> Result<usize, PayError> {
     let _ = key;

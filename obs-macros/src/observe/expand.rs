@@ -24,7 +24,7 @@ fn classify(args: &Args) -> TokenStream {
             __obs::outcome(
                 (&&__obs::Probe(__obs_out)).obs_result(),
                 |e| (&&__obs::Probe(e)).obs_error_name(),
-                |e| (&&&__obs::Probe(e)).obs_error_message(),
+                |e| (&&&&&&__obs::Probe(e)).obs_error_message(),
             )
         }
     }

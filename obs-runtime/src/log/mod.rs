@@ -50,8 +50,10 @@ mod record;
 mod writer;
 
 pub use crate::redact::REDACTED;
+pub(crate) use bind::SpanFieldsLayer;
 pub use bind::bind;
-pub(crate) use bind::{SpanFieldsLayer, bind_all};
+#[cfg(feature = "axum")]
+pub(crate) use bind::bind_all;
 #[cfg(feature = "otlp")]
 pub(crate) use export::LogExporter;
 pub(crate) use export::{LogBatchConfig, LogExporterFactory};

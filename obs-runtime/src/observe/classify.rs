@@ -47,6 +47,9 @@ pub enum ErrorName {
 /// A failed call's error message, as the error type allows.
 #[derive(Clone, Copy)]
 pub enum Message<'a> {
+    /// The error implements `std::error::Error` (or is a handle to one, as
+    /// `anyhow::Error` and `Box<dyn Error>` are): its message and every cause below it.
+    Error(&'a (dyn std::error::Error + 'a)),
     /// The error implements `Display`.
     Display(&'a dyn fmt::Display),
     /// The error implements `Debug` but not `Display`.
@@ -63,9 +66,29 @@ impl fmt::Debug for Message<'_> {
     }
 }
 
+/// Causes written after an error's message at most: a `source()` chain that loops ends.
+const MAX_CAUSES: usize = 16;
+
 impl fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Message::Error(e) => {
+                // `message: cause: cause`, each cause its own `Display`, skipped when an
+                // outer message already includes it (as many error types write theirs).
+                let mut written = e.to_string();
+                f.write_str(&written)?;
+                let mut source = e.source();
+                for _ in 0..MAX_CAUSES {
+                    let Some(cause) = source else { break };
+                    let text = cause.to_string();
+                    if !text.is_empty() && !written.contains(&text) {
+                        write!(f, ": {text}")?;
+                        written.push_str(&text);
+                    }
+                    source = cause.source();
+                }
+                Ok(())
+            }
             Message::Display(d) => d.fmt(f),
             Message::Debug(d) => d.fmt(f),
             Message::None => Ok(()),
@@ -160,6 +183,43 @@ impl<'a, T: ?Sized> ProbeNotResult<'a> for Probe<'a, T> {
     #[inline]
     fn obs_result(&self) -> Classified<'a, core::convert::Infallible> {
         Classified::NotResult
+    }
+}
+
+/// Message of an error that implements `std::error::Error`: with its causes.
+pub trait ProbeError<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: std::error::Error> ProbeError<'a> for &&&&&Probe<'a, E> {
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::Error(self.0)
+    }
+}
+
+/// Message of a handle to an error (`anyhow::Error`, `eyre::Report`, `Box<dyn Error>`):
+/// with its causes.
+pub trait ProbeErrorRef<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: AsRef<dyn std::error::Error + 'static>> ProbeErrorRef<'a> for &&&&Probe<'a, E> {
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::Error(self.0.as_ref())
+    }
+}
+
+/// Message of a handle to a thread-safe error (`Box<dyn Error + Send + Sync>`): with its
+/// causes.
+pub trait ProbeErrorRefSync<'a> {
+    /// The message.
+    fn obs_error_message(&self) -> Message<'a>;
+}
+impl<'a, E: AsRef<dyn std::error::Error + Send + Sync + 'static>> ProbeErrorRefSync<'a>
+    for &&&Probe<'a, E>
+{
+    fn obs_error_message(&self) -> Message<'a> {
+        Message::Error(self.0.as_ref())
     }
 }
 
