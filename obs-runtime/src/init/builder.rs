@@ -278,7 +278,9 @@ impl Builder {
         config.start()
     }
 
-    /// Builds and installs: the global `tracing` subscriber, (with the `log` feature) a
+    /// Builds and installs: the global `tracing` subscriber, a panic hook in front of the
+    /// current one (it keeps a panic's message and, when `RUST_BACKTRACE` asks for one,
+    /// its backtrace for the `exception` event, then calls the previous hook), (with the `log` feature) a
     /// `log` crate logger that forwards records to it, and (with the `otlp` feature) the
     /// W3C trace-context and baggage propagators in `opentelemetry::global`. Keep the guard alive; dropping it flushes spans and
     /// stops the metrics server.
@@ -291,6 +293,9 @@ impl Builder {
         let telemetry = self.build()?;
         tracing::dispatcher::set_global_default(telemetry.dispatch.clone())
             .map_err(|_| InitError::AlreadyInstalled)?;
+        // A panic's message and backtrace reach the `exception` event of the observed
+        // call it unwinds through; the program's own hook still runs after.
+        crate::observe::panic::install_hook();
         // Libraries that log through the `log` crate reach the same logs. Another `log`
         // logger already set wins; that is not an error here.
         #[cfg(feature = "log-bridge")]

@@ -9,6 +9,7 @@ pub(crate) mod classify;
 mod collect;
 pub(crate) mod future;
 pub(crate) mod guard;
+pub(crate) mod panic;
 mod record;
 pub(crate) mod returned;
 pub(crate) mod site;

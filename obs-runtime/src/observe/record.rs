@@ -20,7 +20,12 @@ static EXCEPTION_META: Metadata<'static> = Metadata::new(
     Some(line!()),
     Some(module_path!()),
     FieldSet::new(
-        &["message", "exception.type", "exception.message"],
+        &[
+            "message",
+            "exception.type",
+            "exception.message",
+            "exception.stacktrace",
+        ],
         tracing_core::callsite::Identifier(&EXCEPTION_CALLSITE),
     ),
     tracing_core::metadata::Kind::EVENT,
@@ -33,6 +38,7 @@ fn exception_event(
     dispatch: &tracing::Dispatch,
     type_name: &str,
     message: Message<'_>,
+    stacktrace: Option<&str>,
 ) {
     if Level::ERROR > STATIC_MAX_LEVEL || Level::ERROR > LevelFilter::current() {
         return;
@@ -43,13 +49,16 @@ fn exception_event(
     }
     let fields = EXCEPTION_META.fields();
     let mut it = fields.iter();
-    let (Some(msg), Some(kind), Some(text)) = (it.next(), it.next(), it.next()) else {
+    let (Some(msg), Some(kind), Some(text), Some(trace)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
         return;
     };
     let values = [
         (&msg, Some(&format_args!("exception") as &dyn Value)),
         (&kind, Some(&type_name as &dyn Value)),
         (&text, Some(&tracing::field::display(message) as &dyn Value)),
+        (&trace, stacktrace.as_ref().map(|s| s as &dyn Value)),
     ];
     dispatch.event(&tracing::Event::new_child_of(
         id.clone(),
@@ -79,16 +88,27 @@ impl FnSite {
             .cells()
             .error_set(&e.name, e.type_name, self.module)
             .count(&e.name);
-        self.report_error(span, label, e.type_name, e.message);
+        self.report_error(span, label, e.type_name, e.message, None);
     }
 
     pub(super) fn record_unfinished(&self, span: &Span, how: Unfinished) {
         self.tally.unfinished(how);
         match how {
-            Unfinished::Panic => self.report_error(span, "panic", "panic", Message::None),
+            Unfinished::Panic => {
+                // What the panic said, kept by the hook `init().install()` chains in.
+                let panic = super::panic::last();
+                let message = panic.as_ref().map(|p| &p.message);
+                self.report_error(
+                    span,
+                    "panic",
+                    "panic",
+                    message.map_or(Message::None, |m| Message::Display(m)),
+                    panic.as_ref().and_then(|p| p.stacktrace.as_deref()),
+                );
+            }
             Unfinished::Cancelled => {}
             Unfinished::Unclassified => {
-                self.report_error(span, UNCLASSIFIED, UNCLASSIFIED, Message::None);
+                self.report_error(span, UNCLASSIFIED, UNCLASSIFIED, Message::None, None);
             }
         }
     }
@@ -102,6 +122,7 @@ impl FnSite {
         label: &str,
         type_name: &str,
         message: Message<'_>,
+        stacktrace: Option<&str>,
     ) {
         if let Some(meta) = span.metadata() {
             // Straight to the span's own subscriber: no lookup of the current dispatcher,
@@ -118,7 +139,7 @@ impl FnSite {
                         ])),
                     );
                 }
-                exception_event(id, dispatch, type_name, message);
+                exception_event(id, dispatch, type_name, message, stacktrace);
             });
         }
         if let Some(level) = self.err_level {

@@ -67,16 +67,16 @@ pub struct PanicService<S> {
 
 /// The `500` answer to a panic of the request `id`.
 fn answer(id: Option<&Arc<str>>, payload: &(dyn Any + Send)) -> Response<Body> {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
+    let message =
+        crate::observe::panic::payload_message(payload).unwrap_or("a panic without a message");
+    // The backtrace the panic hook kept (`init().install()`, `RUST_BACKTRACE`), if any.
+    let report = crate::observe::panic::last();
     tracing::event!(
         target: crate::trace::EXCEPTION_TARGET,
         tracing::Level::ERROR,
         exception.r#type = "panic",
-        exception.message = %crate::redact::scrub(&message),
+        exception.message = %crate::redact::scrub(message),
+        exception.stacktrace = report.as_ref().and_then(|r| r.stacktrace.as_deref()),
         "exception"
     );
     let mut body = String::from("{\"error\":\"internal server error\"");
