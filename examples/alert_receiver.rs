@@ -87,7 +87,17 @@ async fn notify(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("alert receiver: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("ALERT_RECEIVER_ADDR").unwrap_or_else(|_| "127.0.0.1:9095".into());
     match std::env::args().nth(1).as_deref() {
         None => {}
@@ -116,9 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {addr}: {e} (set ALERT_RECEIVER_ADDR)"))?;
     eprintln!("alert receiver on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(obs_examples::shutdown_signal())
         .await?;
     Ok(())
 }

@@ -45,7 +45,17 @@ fn emit_dashboards(dir: &Path, window_scale: f64) -> Result<(), Box<dyn std::err
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orders: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => {}
@@ -101,9 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service =
         app(Store::new(), token).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(obs_examples::shutdown_signal())
         .await?;
     tracing::info!("orders service stopped");
     Ok(())

@@ -225,6 +225,14 @@ fn the_dockerfile_passes_hadolint_and_buildkits_parser() {
         of("ENV")[0]["value"],
         serde_json::json!(["ORDERS_ADDR", "0.0.0.0:8000"])
     );
+    // The build context is the workspace (`COPY . .`): the build output and the history
+    // stay out of it.
+    let ignored = std::fs::read_to_string(tools::workspace_root().join(".dockerignore")).unwrap();
+    let ignored: Vec<&str> = ignored.lines().map(str::trim).collect();
+    assert!(
+        ignored.contains(&"target") && ignored.contains(&".git"),
+        "{ignored:?}"
+    );
 }
 
 /// The names that tie the files together, which no single tool checks.
