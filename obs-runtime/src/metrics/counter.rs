@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::cell::{AtomicF64, Metric};
 use super::encoding::{Exemplar, Labels, MetricEncoder, Number};
-use super::exemplar::ExemplarSlot;
+use super::exemplar::ExemplarPair;
 use super::name::MetricKind;
 
 /// A monotonically increasing integer counter.
@@ -23,7 +23,7 @@ use super::name::MetricKind;
 #[derive(Default)]
 pub struct Counter {
     value: AtomicU64,
-    exemplar: ExemplarSlot,
+    exemplar: ExemplarPair,
 }
 
 impl Counter {
@@ -31,7 +31,7 @@ impl Counter {
     pub const fn new() -> Self {
         Self {
             value: AtomicU64::new(0),
-            exemplar: ExemplarSlot::new(),
+            exemplar: ExemplarPair::new(),
         }
     }
 
@@ -51,16 +51,21 @@ impl Counter {
     /// ```
     pub fn inc_by_with_exemplar(&self, n: u64, trace_id: [u8; 16], span_id: [u8; 8]) {
         self.value.fetch_add(n, Ordering::Relaxed);
+        self.exemplar
+            .store(&Self::exemplar_of(n, trace_id, span_id));
+    }
+
+    fn exemplar_of(n: u64, trace_id: [u8; 16], span_id: [u8; 8]) -> Exemplar {
         #[allow(
             clippy::cast_precision_loss,
             reason = "an exemplar value is informative"
         )]
-        self.exemplar.store(&Exemplar {
+        Exemplar {
             trace_id,
             span_id,
             value: n as f64,
             timestamp: Some(crate::time::unix_seconds()),
-        });
+        }
     }
 
     /// The latest exemplar, if one was recorded.
@@ -81,7 +86,12 @@ impl Counter {
             None => {
                 self.value.fetch_add(n, Ordering::Relaxed);
             }
-            Some((trace_id, span_id)) => self.inc_by_with_exemplar(n, trace_id, span_id),
+            Some(c) if !c.pending => self.inc_by_with_exemplar(n, c.trace_id, c.span_id),
+            Some(c) => {
+                self.value.fetch_add(n, Ordering::Relaxed);
+                self.exemplar
+                    .store_pending(&Self::exemplar_of(n, c.trace_id, c.span_id));
+            }
         }
     }
 

@@ -122,6 +122,102 @@ impl ExemplarSlot {
     }
 }
 
+/// The exemplars of one counter or bucket: the latest of a trace known to be exported
+/// (head-sampled, or kept by the tail sampler and exported), and the latest of a trace
+/// still waiting for the tail sampler's decision. A scrape shows the pending one once its
+/// trace is known kept ([`kept`]), else the confirmed one: an exemplar never points at a
+/// trace that was dropped.
+#[derive(Debug, Default)]
+pub(crate) struct ExemplarPair {
+    confirmed: ExemplarSlot,
+    pending: ExemplarSlot,
+}
+
+impl ExemplarPair {
+    /// An empty pair.
+    pub(crate) const fn new() -> Self {
+        Self {
+            confirmed: ExemplarSlot::new(),
+            pending: ExemplarSlot::new(),
+        }
+    }
+
+    /// Keeps `exemplar`, of a trace that is exported.
+    #[inline]
+    pub(crate) fn store(&self, exemplar: &Exemplar) {
+        self.confirmed.store(exemplar);
+    }
+
+    /// Keeps `exemplar`, of a trace the tail sampler has not decided yet.
+    #[inline]
+    pub(crate) fn store_pending(&self, exemplar: &Exemplar) {
+        self.pending.store(exemplar);
+    }
+
+    /// The exemplar to show: the pending one once its trace was kept and exported (it
+    /// then becomes the confirmed one, unless that is newer), else the confirmed one.
+    pub(crate) fn load(&self) -> Option<Exemplar> {
+        let confirmed = self.confirmed.load();
+        if let Some(pending) = self.pending.load()
+            && kept::contains(&pending.trace_id)
+        {
+            let newer = match (&confirmed, pending.timestamp) {
+                (Some(c), Some(t)) => c.timestamp.is_none_or(|ct| t > ct),
+                _ => true,
+            };
+            if newer {
+                self.confirmed.store(&pending);
+                return Some(pending);
+            }
+        }
+        confirmed
+    }
+}
+
+/// The traces the tail sampler kept and the pipeline exported, recently: the pending
+/// exemplars that may be shown. Written by the trace pipeline after each export (it
+/// writes down, metric storage never asks the trace layer), read at scrape time.
+pub(crate) mod kept {
+    use std::collections::{HashSet, VecDeque};
+    use std::sync::{Mutex, PoisonError};
+
+    /// Traces remembered; the oldest are forgotten first (their exemplars are long
+    /// replaced by then, or fall back to the confirmed ones).
+    const CAPACITY: usize = 16_384;
+
+    #[derive(Default)]
+    struct Kept {
+        order: VecDeque<[u8; 16]>,
+        set: HashSet<[u8; 16]>,
+    }
+
+    static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
+
+    /// Remembers that the traces `ids` were kept and exported.
+    pub(crate) fn insert(ids: impl IntoIterator<Item = [u8; 16]>) {
+        let mut guard = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = guard.get_or_insert_with(Kept::default);
+        for id in ids {
+            if kept.set.insert(id) {
+                kept.order.push_back(id);
+                if kept.order.len() > CAPACITY
+                    && let Some(old) = kept.order.pop_front()
+                {
+                    kept.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Whether trace `id` was kept and exported.
+    pub(crate) fn contains(id: &[u8; 16]) -> bool {
+        KEPT.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|k| k.set.contains(id))
+    }
+}
+
 /// The model test: `RUSTFLAGS="--cfg obs_loom" cargo test -p obs-runtime --lib
 /// --no-default-features --release exemplar::model` (`.ci/run` runs it). Loom explores
 /// every interleaving and every ordering the memory model allows of one writer racing a
@@ -138,6 +234,18 @@ pub(crate) mod context {
         /// that metric updates pay no lazy initialisation and no borrow flag.
         static SPAN: Cell<u64> = const { Cell::new(0) };
         static TRACE: Cell<u128> = const { Cell::new(0) };
+        /// Its trace waits for the tail sampler's decision.
+        static PENDING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The ids an update keeps as its exemplar, and whether their trace is pending.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Current {
+        pub(crate) trace_id: [u8; 16],
+        pub(crate) span_id: [u8; 8],
+        /// The tail sampler has not decided the trace yet: the exemplar is shown only if
+        /// it keeps the trace.
+        pub(crate) pending: bool,
     }
 
     /// Whether anything writes the context: until then updates skip the thread-local.
@@ -148,15 +256,17 @@ pub(crate) mod context {
         ENABLED.store(true, Ordering::Relaxed);
     }
 
-    /// Sets this thread's context (`span` 0: no sampled span).
-    pub(crate) fn set(trace: u128, span: u64) {
+    /// Sets this thread's context (`span` 0: no span whose updates keep exemplars;
+    /// `pending`: its trace waits for the tail sampler).
+    pub(crate) fn set(trace: u128, span: u64, pending: bool) {
         let _ = TRACE.try_with(|c| c.set(trace));
         let _ = SPAN.try_with(|c| c.set(span));
+        let _ = PENDING.try_with(|c| c.set(pending));
     }
 
     /// The trace and span ids an update on this thread keeps as its exemplar, if any.
     #[inline]
-    pub(crate) fn current() -> Option<([u8; 16], [u8; 8])> {
+    pub(crate) fn current() -> Option<Current> {
         if !ENABLED.load(Ordering::Relaxed) {
             return None;
         }
@@ -165,7 +275,11 @@ pub(crate) mod context {
             return None;
         }
         let trace = TRACE.try_with(Cell::get).unwrap_or(0);
-        Some((trace.to_be_bytes(), span.to_be_bytes()))
+        Some(Current {
+            trace_id: trace.to_be_bytes(),
+            span_id: span.to_be_bytes(),
+            pending: PENDING.try_with(Cell::get).unwrap_or(false),
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::cell::{Metric, SUM_STRIPES, add_striped, striped_sum};
 use super::encoding::{Exemplar, HistogramSample, Labels, MetricEncoder};
-use super::exemplar::ExemplarSlot;
+use super::exemplar::ExemplarPair;
 use super::name::MetricKind;
 
 /// Upper bounds of a histogram's buckets, strictly increasing; `+Inf` is implicit.
@@ -42,7 +42,7 @@ pub struct Histogram {
     /// `SUM_STRIPES` more partial sums, each on its own cache lines (see `add_sum`).
     slots: Box<[AtomicU64]>,
     /// Per bucket, the latest exemplar; allocated by the first exemplar.
-    exemplars: OnceLock<Box<[ExemplarSlot]>>,
+    exemplars: OnceLock<Box<[ExemplarPair]>>,
 }
 
 /// Distance between partial sums, in slots: 128 bytes, so no two share a cache line.
@@ -85,7 +85,7 @@ impl Histogram {
     pub fn observe(&self, v: f64) {
         match super::exemplar::context::current() {
             None => self.observe_plain(v),
-            Some((trace_id, span_id)) => self.observe_with_exemplar(v, trace_id, span_id),
+            Some(c) => self.observe_keeping(v, c.trace_id, c.span_id, c.pending),
         }
     }
 
@@ -132,29 +132,41 @@ impl Histogram {
     /// assert_eq!(exemplars[1].map(|e| e.value), Some(0.5));
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, trace_id: [u8; 16], span_id: [u8; 8]) {
+        self.observe_keeping(v, trace_id, span_id, false);
+    }
+
+    /// Records `v` and keeps the ids as its bucket's exemplar: confirmed, or `pending`
+    /// the tail sampler's decision on the trace.
+    fn observe_keeping(&self, v: f64, trace_id: [u8; 16], span_id: [u8; 8], pending: bool) {
         self.observe_plain(v);
         if !v.is_finite() {
             return;
         }
         let slots = self.exemplars.get_or_init(|| {
             (0..=self.bounds.len())
-                .map(|_| ExemplarSlot::new())
+                .map(|_| ExemplarPair::new())
                 .collect()
         });
         if let Some(slot) = slots.get(self.bucket_index(v)) {
-            slot.store(&Exemplar {
+            let exemplar = Exemplar {
                 trace_id,
                 span_id,
                 value: v,
                 timestamp: Some(crate::time::unix_seconds()),
-            });
+            };
+            if pending {
+                slot.store_pending(&exemplar);
+            } else {
+                slot.store(&exemplar);
+            }
         }
     }
 
-    /// Per bucket (the `+Inf` bucket last), the latest exemplar.
+    /// Per bucket (the `+Inf` bucket last), the latest exemplar of a trace that is
+    /// exported.
     pub fn exemplars(&self) -> Vec<Option<Exemplar>> {
         match self.exemplars.get() {
-            Some(slots) => slots.iter().map(ExemplarSlot::load).collect(),
+            Some(slots) => slots.iter().map(ExemplarPair::load).collect(),
             None => vec![None; self.bounds.len() + 1],
         }
     }

@@ -21,7 +21,7 @@ use crate::time::unix_nanos;
 use crate::trace::propagation::Baggage;
 
 use super::fields::SpanFields;
-use super::state::{Entered, STACK, SpanState, publish_top, take_pending};
+use super::state::{Entered, ExemplarMode, STACK, SpanState, publish_top, take_pending};
 /// Assigns trace and span ids, samples, records and exports spans. See the
 /// [module documentation](super).
 pub struct TraceLayer {
@@ -65,6 +65,16 @@ impl TraceLayer {
         exemplar::context::enable();
         self.pipeline = Some(pipeline.clone());
         self
+    }
+
+    /// How the metric updates inside a span with this sampling decision keep exemplars:
+    /// confirmed when it is exported, pending when the tail sampler decides later.
+    fn exemplar_mode(&self, sampled: bool) -> ExemplarMode {
+        match &self.pipeline {
+            Some(_) if sampled => ExemplarMode::Kept,
+            Some(p) if p.tail_sampling() => ExemplarMode::Pending,
+            _ => ExemplarMode::Off,
+        }
     }
 
     /// Whether a span with this sampling decision is recorded.
@@ -157,7 +167,7 @@ where
             baggage,
             start: 0,
             record: None,
-            exemplars: sampled && self.pipeline.is_some(),
+            exemplars: self.exemplar_mode(sampled),
         };
         if self.recording(sampled) {
             state.start = unix_nanos();
@@ -410,7 +420,7 @@ pub fn set_parent(span: &Span, parent: &SpanContext, trace_state: Option<&str>) 
         state.parent = Some(parent.span_id);
         state.parent_remote = true;
         state.trace_state = trace_state.map(Arc::from);
-        state.exemplars = sampled && layer.is_some_and(|l| l.pipeline.is_some());
+        state.exemplars = layer.map_or(ExemplarMode::Off, |l| l.exemplar_mode(sampled));
         if let Some(layer) = layer
             && layer.recording(sampled)
             && state.record.is_none()

@@ -371,6 +371,20 @@ impl Worker {
         }
         let batch = std::mem::take(&mut self.batch);
         let n = batch.len() as u64;
+        // The traces the tail sampler kept (exported though not head-sampled): once
+        // exported, their pending exemplars may be shown.
+        let tail_kept: Vec<[u8; 16]> = if self.tail.is_some() {
+            let mut ids: Vec<[u8; 16]> = batch
+                .iter()
+                .filter(|s| !s.sampled)
+                .map(|s| s.trace_id.to_bytes())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        } else {
+            Vec::new()
+        };
         let exporter = &mut self.exporter;
         let result = catch_unwind(AssertUnwindSafe(|| exporter.export(batch)))
             .unwrap_or_else(|_| Err(ExportError::new("the exporter panicked")));
@@ -379,6 +393,9 @@ impl Worker {
             Ok(()) => {
                 SPANS_EXPORTED.inc_by(n);
                 counters.exported.fetch_add(n, Ordering::Relaxed);
+                if !tail_kept.is_empty() {
+                    crate::metrics::exemplar::kept::insert(tail_kept);
+                }
                 self.trouble.succeeded(Instant::now())
             }
             Err(error) => {

@@ -22,8 +22,19 @@ pub(crate) struct SpanState {
     /// Present while the span may be exported. Roots always have one when a pipeline is
     /// set, because [`set_parent`] may still make them sampled.
     pub(super) record: Option<Box<SpanRecord>>,
-    /// Whether the span's updates keep exemplars (sampled and exported).
-    pub(super) exemplars: bool,
+    /// Whether the span's updates keep exemplars, and how.
+    pub(super) exemplars: ExemplarMode,
+}
+
+/// How the metric updates inside a span keep exemplars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ExemplarMode {
+    /// Not at all: the trace is not exported.
+    Off,
+    /// The trace is sampled and exported.
+    Kept,
+    /// The trace waits for the tail sampler: shown only once it is kept and exported.
+    Pending,
 }
 
 /// The context the trace layer gave the span owning `extensions`.
@@ -105,7 +116,7 @@ pub fn with_remote_parent<R>(
 pub(super) struct Entered {
     pub(super) id: u64,
     pub(super) context: SpanContext,
-    pub(super) exemplars: bool,
+    pub(super) exemplars: ExemplarMode,
 }
 
 thread_local! {
@@ -115,11 +126,13 @@ thread_local! {
 
 /// Writes the top of `stack` down into the exemplar context of metric updates.
 pub(super) fn publish_top(stack: &[Entered]) {
-    let (trace, span) = match stack.last() {
-        Some(top) if top.exemplars => {
-            (top.context.trace_id.to_u128(), top.context.span_id.to_u64())
-        }
-        _ => (0, 0),
+    let (trace, span, pending) = match stack.last() {
+        Some(top) if top.exemplars != ExemplarMode::Off => (
+            top.context.trace_id.to_u128(),
+            top.context.span_id.to_u64(),
+            top.exemplars == ExemplarMode::Pending,
+        ),
+        _ => (0, 0, false),
     };
-    exemplar::context::set(trace, span);
+    exemplar::context::set(trace, span, pending);
 }
