@@ -43,6 +43,7 @@
 
 mod export;
 mod fields;
+mod hint;
 mod ids;
 mod layer;
 #[cfg(feature = "otlp")]
