@@ -13,7 +13,7 @@ use tracing::Level;
 
 use super::export::{LogExporter, LogRecord};
 use crate::time::unix_nanos;
-use crate::trace::otlp::{GrpcCall, Transport, export_runtime, key_value, proto_resource, scope};
+use crate::trace::otlp::{GrpcCall, Sender, key_value, proto_resource, scope};
 use crate::trace::{ExportError, ExportTarget, Protocol, Resource, TlsConfig};
 
 /// The W3C `sampled` flag in a log record's flags.
@@ -42,9 +42,7 @@ impl GrpcCall<ExportLogsServiceRequest> for LogsCall {}
 
 /// Exports log records over OTLP, from the log pipeline's thread.
 pub(crate) struct OtlpLogExporter {
-    transport: Transport,
-    runtime: tokio::runtime::Runtime,
-    timeout: Duration,
+    sender: Sender,
     target: ExportTarget,
     resource: ProtoResource,
 }
@@ -58,15 +56,8 @@ impl OtlpLogExporter {
         timeout: Duration,
         tls: &TlsConfig,
     ) -> Result<Self, ExportError> {
-        let runtime = export_runtime("obs-otlp-logs")?;
-        let transport = {
-            let _entered = runtime.enter();
-            Transport::new(protocol, endpoint, headers, timeout, tls)?
-        };
         Ok(Self {
-            transport,
-            runtime,
-            timeout,
+            sender: Sender::new("obs-otlp-logs", protocol, endpoint, headers, timeout, tls)?,
             target: ExportTarget::new(protocol, endpoint),
             resource: ProtoResource::default(),
         })
@@ -75,17 +66,8 @@ impl OtlpLogExporter {
 
 impl LogExporter for OtlpLogExporter {
     fn export(&mut self, batch: Vec<LogRecord>) -> Result<(), ExportError> {
-        let request = logs_request(batch, &self.resource);
-        let transport = &self.transport;
-        let limit = self.timeout + Duration::from_secs(1);
-        self.runtime.block_on(async move {
-            match tokio::time::timeout(limit, transport.send(request, LogsCall)).await {
-                Ok(result) => result,
-                Err(_) => Err(ExportError::new(format!(
-                    "OTLP export timed out after {limit:?}"
-                ))),
-            }
-        })
+        self.sender
+            .send(logs_request(batch, &self.resource), LogsCall)
     }
 
     fn set_resource(&mut self, resource: &Resource) {

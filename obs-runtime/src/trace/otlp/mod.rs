@@ -23,11 +23,60 @@ use super::{ExportError, ExportTarget, Protocol, Resource, SpanExporter, SpanRec
 pub(crate) use encode::{key_value, resource as proto_resource, scope};
 pub(crate) use transport::{GrpcCall, Transport};
 
+/// One signal's transport and the single-threaded Tokio runtime that drives it, so that
+/// exporting works whether or not the application uses Tokio.
+pub(crate) struct Sender {
+    transport: Transport,
+    runtime: tokio::runtime::Runtime,
+    timeout: Duration,
+}
+
+impl Sender {
+    /// A sender to `endpoint`; `name` names the runtime's thread.
+    pub(crate) fn new(
+        name: &str,
+        protocol: Protocol,
+        endpoint: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        tls: &TlsConfig,
+    ) -> Result<Self, ExportError> {
+        let runtime = export_runtime(name)?;
+        let transport = {
+            let _entered = runtime.enter();
+            Transport::new(protocol, endpoint, headers, timeout, tls)?
+        };
+        Ok(Self {
+            transport,
+            runtime,
+            timeout,
+        })
+    }
+
+    /// Sends `message`, waiting at most the timeout (and a second for a transport that
+    /// does not honour it).
+    pub(crate) fn send<M, F>(&self, message: M, grpc: F) -> Result<(), ExportError>
+    where
+        M: prost::Message + Send + 'static,
+        F: GrpcCall<M>,
+    {
+        let limit = self.timeout + Duration::from_secs(1);
+        let transport = &self.transport;
+        self.runtime.block_on(async move {
+            match tokio::time::timeout(limit, transport.send(message, grpc)).await {
+                Ok(result) => result,
+                Err(_) => Err(ExportError::new(format!(
+                    "OTLP export timed out after {limit:?}"
+                ))),
+            }
+        })
+    }
+}
+
 /// Exports spans over OTLP. Owns a single-threaded Tokio runtime for the transport, so it
 /// works whether or not the application uses Tokio.
 pub struct OtlpExporter {
-    transport: Transport,
-    runtime: tokio::runtime::Runtime,
+    sender: Sender,
     timeout: Duration,
     endpoint: String,
     protocol: Protocol,
@@ -129,14 +178,8 @@ impl OtlpExporter {
         timeout: Duration,
         tls: &TlsConfig,
     ) -> Result<Self, ExportError> {
-        let runtime = export_runtime("obs-otlp")?;
-        let transport = {
-            let _entered = runtime.enter();
-            Transport::new(protocol, endpoint, headers, timeout, tls)?
-        };
         Ok(Self {
-            transport,
-            runtime,
+            sender: Sender::new("obs-otlp", protocol, endpoint, headers, timeout, tls)?,
             timeout,
             endpoint: endpoint.to_owned(),
             protocol,
@@ -151,18 +194,8 @@ impl SpanExporter for OtlpExporter {
     }
 
     fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
-        let request = encode::traces_request(batch, &self.resource);
-        let transport = &self.transport;
-        // The transport gives up after its timeout; this bound covers one that does not.
-        let limit = self.timeout + Duration::from_secs(1);
-        self.runtime.block_on(async move {
-            match tokio::time::timeout(limit, transport.send(request, TraceCall)).await {
-                Ok(result) => result,
-                Err(_) => Err(ExportError::new(format!(
-                    "OTLP export timed out after {limit:?}"
-                ))),
-            }
-        })
+        self.sender
+            .send(encode::traces_request(batch, &self.resource), TraceCall)
     }
 
     fn target(&self) -> Option<ExportTarget> {
