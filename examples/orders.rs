@@ -1,8 +1,13 @@
-//! The orders service, observed with obs. Runs on embedded defaults: no collector and no
-//! Prometheus needed.
+//! The orders service, observed with obs. Runs on embedded defaults: no collector, no
+//! Prometheus and no database server needed (SQLite in memory).
 //!
 //! ```text
 //! cargo run -p obs-examples --example orders                 # http://127.0.0.1:8000
+//! DATABASE_URL=sqlite://orders.db cargo run -p obs-examples --example orders
+//!     # orders kept in a file (created when missing), there after a restart
+//! DATABASE_URL=postgres://orders:secret@127.0.0.1:5432/orders cargo run -p obs-examples --example orders
+//! DATABASE_URL=postgres://orders@db/orders DATABASE_PASSWORD_FILE=/run/secrets/db orders
+//!     # the password read from a file, kept out of the environment
 //! ORDERS_ADDR=127.0.0.1:9000 cargo run -p obs-examples --example orders
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run -p obs-examples --example orders
 //! cargo run -p obs-examples --example loadgen                # drive it
@@ -15,6 +20,7 @@
 
 use std::path::Path;
 
+use obs_examples::orders::store::StoreOptions;
 use obs_examples::orders::{Store, app, dashboard_options, rule_options};
 use obs_runtime::dashboards::{grafana_dashboard, prometheus_rules};
 use obs_runtime::tracing;
@@ -28,9 +34,11 @@ fn listen_addr() -> String {
 
 /// Writes the Prometheus rules and the Grafana dashboard of the service where `deploy/`
 /// keeps them: `DIR/prometheus/rules.yml` and `DIR/grafana/dashboards/orders.json`.
-fn emit_dashboards(dir: &Path, window_scale: f64) -> Result<(), Box<dyn std::error::Error>> {
-    // Building the router registers the per-route SLOs of its layer.
-    drop(app(Store::new(), None));
+async fn emit_dashboards(dir: &Path, window_scale: f64) -> Result<(), Box<dyn std::error::Error>> {
+    // Building the router registers the per-route SLOs of its layer, and its pool the
+    // database metrics the dashboard and rules are generated for.
+    let store = Store::in_memory().await;
+    drop(app(std::sync::Arc::clone(&store), None));
     let rules = dir.join("prometheus").join("rules.yml");
     let dashboard = dir.join("grafana").join("dashboards").join("orders.json");
     for file in [&rules, &dashboard] {
@@ -63,7 +71,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         [flag] if flag == "--check-health" => {
             return Ok(obs_examples::probe::check(&listen_addr(), "/health/live")?);
         }
-        [flag, dir] if flag == "--emit-dashboards" => return emit_dashboards(dir.as_ref(), 1.0),
+        [flag, dir] if flag == "--emit-dashboards" => {
+            return emit_dashboards(dir.as_ref(), 1.0).await;
+        }
         [flag, dir, scale_flag, scale]
             if flag == "--emit-dashboards" && scale_flag == "--slo-window-scale" =>
         {
@@ -74,7 +84,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .ok_or_else(|| {
                     format!("--slo-window-scale {scale}: expected a number in (0, 1]")
                 })?;
-            return emit_dashboards(dir.as_ref(), scale);
+            return emit_dashboards(dir.as_ref(), scale).await;
         }
         _ => return Err(USAGE.into()),
     }
@@ -90,6 +100,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         init = init.metrics_addr(None);
     }
     let telemetry = init.install()?;
+    // The database first: a service that cannot reach it does not start.
+    let options = StoreOptions::from_env()?;
+    let store = Store::connect(&options).await?;
+    tracing::info!(
+        database = %obs_examples::orders::store::redacted(&options.url),
+        "database ready"
+    );
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
         format!("cannot listen on {addr}: {e} (set ORDERS_ADDR to another address)")
     })?;
@@ -108,8 +125,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let token = std::env::var("OBS_METRICS_TOKEN").ok();
     // With the connection's address, every line of a request says which client sent it.
-    let service =
-        app(Store::new(), token).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = app(store, token).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(obs_examples::shutdown_signal())
         .await?;

@@ -1,24 +1,31 @@
 //! An orders service observed with obs: the Rust counterpart of the FastAPI service in the
 //! observability guides.
 //!
-//! - `POST /api/orders` creates an order: validates it, reserves stock, charges the
-//!   payment (declined above $5 000: a typed error, `402`), stores it (`201`).
+//! - `POST /api/orders` creates an order in one transaction: validates it, reserves
+//!   stock, charges the payment (declined above $5 000: a typed error, `402`, and the
+//!   transaction rolled back), stores it and its items (`201`).
 //! - `GET /api/orders/{id}` returns one (`404` when unknown).
-//! - `GET /api/users/{id}` returns a user; every user id divisible by 7 takes the slow
-//!   path (300 ms), id 0 does not exist.
-//! - `/health/live`, `/health/ready` and `/metrics`.
+//! - `GET /api/users/{id}` returns a user of the directory (ids 1 to 1000); every user id
+//!   divisible by 7 takes the slow path (300 ms).
+//! - `/health/live`, `/health/ready` (the database answers a ping) and `/metrics`.
 //!
-//! Every request goes through [`ObsLayer`]; the service functions carry `#[observe]`; the
-//! business metrics are declared with `metric!`.
+//! The data lives in SQL ([`store`]): SQLite in memory by default, or the database
+//! `DATABASE_URL` names (a SQLite file, PostgreSQL). A database that is not there fails
+//! the service at startup, a pool that has no connection to give fails the request with
+//! `503`.
 //!
-//! With the feature `baseline`, the same service is built without `ObsLayer` and
-//! `#[observe]` (still logging and counting its business metrics): what the load tests
-//! measure the cost of obs against. That is the only reason for the `cfg_attr`s below; a
-//! service writes `#[observe]` directly.
+//! Every request goes through [`ObsLayer`]; the service functions carry `#[observe]`; every
+//! query is observed by the pool ([`obs_runtime::db::ObservedPool`]); the business metrics
+//! are declared with `metric!`.
+//!
+//! With the feature `baseline`, the same service is built without `ObsLayer`, `#[observe]`
+//! and the observed pool (still logging and counting its business metrics): what the load
+//! tests measure the cost of obs against. That is the only reason for the `cfg_attr`s
+//! below; a service writes `#[observe]` directly.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+pub mod store;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -76,8 +83,8 @@ metric! {
     pub gauge INVENTORY("inventory_level", warehouse: Warehouse);
 }
 
-/// Units each warehouse starts with.
-pub const INITIAL_STOCK: i64 = 1_000_000;
+/// The most lines one order may have.
+pub const MAX_ITEMS: usize = 100;
 
 /// Orders above this total are declined.
 pub const PAYMENT_LIMIT: f64 = 5000.0;
@@ -140,9 +147,19 @@ pub enum OrderError {
     PaymentDeclined {
         /// The amount refused.
         amount: f64,
+        /// Why the payment gateway refused it.
+        cause: GatewayRefusal,
     },
     /// No such order.
     NotFound(u64),
+    /// The database failed or had no connection to give.
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for OrderError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
 }
 
 impl std::fmt::Display for OrderError {
@@ -150,13 +167,42 @@ impl std::fmt::Display for OrderError {
         match self {
             Self::Invalid(why) => write!(f, "invalid order: {why}"),
             Self::OutOfStock { warehouse } => write!(f, "out of stock in {}", warehouse.as_str()),
-            Self::PaymentDeclined { amount } => write!(f, "payment of ${amount:.2} declined"),
+            Self::PaymentDeclined { amount, .. } => write!(f, "payment of ${amount:.2} declined"),
             Self::NotFound(id) => write!(f, "order {id} not found"),
+            Self::Database(e) => write!(f, "database: {e}"),
         }
     }
 }
 
-impl std::error::Error for OrderError {}
+impl std::error::Error for OrderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::PaymentDeclined { cause, .. } => Some(cause),
+            Self::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The payment gateway's answer to a charge it refused: the cause of
+/// [`OrderError::PaymentDeclined`], carried to the error's `exception` event and log line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GatewayRefusal {
+    /// The most the gateway accepts in one charge.
+    pub limit: f64,
+}
+
+impl std::fmt::Display for GatewayRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gateway refused the charge: over the limit of ${:.2}",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for GatewayRefusal {}
 
 impl IntoResponse for OrderError {
     fn into_response(self) -> Response {
@@ -165,6 +211,7 @@ impl IntoResponse for OrderError {
             Self::OutOfStock { .. } => StatusCode::CONFLICT,
             Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Database(ref e) => return database_error(e),
         };
         (
             status,
@@ -174,30 +221,103 @@ impl IntoResponse for OrderError {
     }
 }
 
-/// The service's state: an in-memory store.
-#[derive(Debug, Default)]
+/// The service's state: its database.
+#[derive(Debug)]
 pub struct Store {
-    orders: Mutex<HashMap<u64, Order>>,
-    next_id: AtomicU64,
-    stock: [AtomicU64; Warehouse::CARDINALITY],
+    db: store::Db,
+    system: obs_runtime::db::DbSystem,
+    /// Keeps an in-memory database alive (see [`store::Connected::keeper`]).
+    _keeper: Option<std::sync::Mutex<sqlx::AnyConnection>>,
 }
 
 impl Store {
-    /// A store with [`INITIAL_STOCK`] units in each warehouse.
-    pub fn new() -> Arc<Self> {
-        let store = Self::default();
-        for w in [Warehouse::East, Warehouse::West] {
-            store.stock[w.index()].store(INITIAL_STOCK.unsigned_abs(), Ordering::Relaxed);
-            INVENTORY.with(w).set(INITIAL_STOCK);
+    /// Connects to the database of `options`, migrates it, and sets `inventory_level`
+    /// from its stock.
+    ///
+    /// # Errors
+    ///
+    /// The database is unreachable or its migration failed (see [`store::connect`]).
+    pub async fn connect(options: &store::StoreOptions) -> Result<Arc<Self>, store::StoreError> {
+        let store::Connected { db, system, keeper } = store::connect(options).await?;
+        let levels = store::stock_levels(&db)
+            .await
+            .map_err(|e| store::StoreError::new(format!("reading the stock: {e}")))?;
+        for (name, units) in levels {
+            if let Some(w) = label_of::<Warehouse>(&name) {
+                INVENTORY.with(w).set(units);
+            }
         }
-        Arc::new(store)
+        Ok(Arc::new(Self {
+            db,
+            system,
+            _keeper: keeper,
+        }))
     }
+
+    /// A fresh in-memory SQLite store, for tests and tools.
+    ///
+    /// # Panics
+    ///
+    /// When SQLite cannot open a database in memory.
+    pub async fn in_memory() -> Arc<Self> {
+        Self::connect(&store::StoreOptions::new(store::DEFAULT_DATABASE_URL))
+            .await
+            .expect("an in-memory SQLite database")
+    }
+
+    /// The pool, for what the service does not wrap.
+    pub fn db(&self) -> &store::Db {
+        &self.db
+    }
+
+    /// The pool's name in the pool metrics (`orders`, or `orders-2` beside another live
+    /// store); `None` in the baseline, whose pool is not observed.
+    pub fn pool_name(&self) -> Option<&str> {
+        #[cfg(not(feature = "baseline"))]
+        return Some(self.db.pool_name());
+        #[cfg(feature = "baseline")]
+        return None;
+    }
+
+    /// The database system (`sqlite`, `postgresql`).
+    pub fn system(&self) -> obs_runtime::db::DbSystem {
+        self.system
+    }
+}
+
+/// The variant of `L` whose label value is `value`.
+fn label_of<L: Label>(value: &str) -> Option<L> {
+    L::VALUES
+        .iter()
+        .position(|v| *v == value)
+        .and_then(L::from_index)
+}
+
+/// The answer to a failed database call: `503` when the pool had no connection in time (the
+/// caller may retry), `500` otherwise; the details are in the span and the log line.
+fn database_error(e: &sqlx::Error) -> Response {
+    let (status, message) = match e {
+        sqlx::Error::PoolTimedOut => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is busy: try again",
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "database error"),
+    };
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 #[cfg_attr(not(feature = "baseline"), observe(fields(items = order.items.len())))]
 fn validate(order: &NewOrder) -> Result<f64, OrderError> {
     if order.items.is_empty() {
         return Err(OrderError::Invalid("no items".into()));
+    }
+    // Every line is a statement in the order's transaction, which holds the stock's lock:
+    // a bounded order keeps everyone else's waits bounded.
+    if order.items.len() > MAX_ITEMS {
+        return Err(OrderError::Invalid(format!(
+            "{} items: at most {MAX_ITEMS} per order",
+            order.items.len()
+        )));
     }
     let mut total = 0.0;
     for item in &order.items {
@@ -210,24 +330,16 @@ fn validate(order: &NewOrder) -> Result<f64, OrderError> {
 }
 
 #[cfg_attr(not(feature = "baseline"), observe)]
-fn reserve_stock(store: &Store, warehouse: Warehouse, units: u64) -> Result<(), OrderError> {
-    store.stock[warehouse.index()]
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-            left.checked_sub(units)
-        })
-        .map_err(|_| OrderError::OutOfStock { warehouse })?;
-    INVENTORY
-        .with(warehouse)
-        .add(-i64::try_from(units).unwrap_or(i64::MAX));
-    Ok(())
-}
-
-/// Puts back stock reserved for an order that failed.
-fn release_stock(store: &Store, warehouse: Warehouse, units: u64) {
-    store.stock[warehouse.index()].fetch_add(units, Ordering::AcqRel);
-    INVENTORY
-        .with(warehouse)
-        .add(i64::try_from(units).unwrap_or(i64::MAX));
+async fn reserve_stock(
+    tx: &mut store::Tx,
+    warehouse: Warehouse,
+    units: i64,
+) -> Result<(), OrderError> {
+    if store::take_stock(tx, warehouse.as_str(), units).await? {
+        Ok(())
+    } else {
+        Err(OrderError::OutOfStock { warehouse })
+    }
 }
 
 /// 99 % of accepted orders: the share of `create_order` calls that succeed.
@@ -244,45 +356,78 @@ async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderEr
     // The payment gateway's latency.
     tokio::time::sleep(Duration::from_millis(5)).await;
     if total > PAYMENT_LIMIT {
-        return Err(OrderError::PaymentDeclined { amount: total });
+        return Err(OrderError::PaymentDeclined {
+            amount: total,
+            cause: GatewayRefusal {
+                limit: PAYMENT_LIMIT,
+            },
+        });
     }
     tracing::info!(payment_method = method.as_str(), "payment captured");
     Ok(())
 }
 
-/// Creates an order: validation, stock, payment, storage.
+/// Creates an order in one transaction: validation, stock, payment, storage. A declined
+/// payment or missing stock rolls the transaction back: no stock taken, no order stored.
 ///
 /// # Errors
 ///
-/// An invalid order, missing stock, or a declined payment.
+/// An invalid order, missing stock, a declined payment, or the database.
 #[cfg_attr(not(feature = "baseline"), observe(fields(user_id = new.user_id), slo = CHECKOUT))]
 pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderError> {
     let total = validate(&new)?;
     ORDER_VALUE.observe(total);
-    let units: u64 = new.items.iter().map(|i| u64::from(i.quantity)).sum();
-    reserve_stock(store, new.warehouse, units)?;
-    if let Err(e) = charge_payment(new.payment_method, total).await {
-        release_stock(store, new.warehouse, units);
-        ORDERS_PROCESSED
-            .with(OrderStatus::Failure, new.payment_method)
-            .inc();
-        return Err(e);
+    let units: i64 = new.items.iter().map(|i| i64::from(i.quantity)).sum();
+    let user_id = i64::try_from(new.user_id)
+        .map_err(|_| OrderError::Invalid(format!("user_id {} out of range", new.user_id)))?;
+    let mut tx = store.db.begin().await?;
+    let placed = async {
+        reserve_stock(&mut tx, new.warehouse, units).await?;
+        charge_payment(new.payment_method, total).await?;
+        let row = store::NewRow {
+            user_id,
+            total,
+            payment_method: new.payment_method.as_str(),
+            warehouse: new.warehouse.as_str(),
+            items: new
+                .items
+                .iter()
+                .map(|i| (i.sku.as_str(), i64::from(i.quantity), i.price))
+                .collect(),
+        };
+        Ok::<_, OrderError>(store::insert_order(&mut tx, &row).await?)
     }
+    .await;
+    let id = match placed {
+        Ok(id) => {
+            tx.commit().await?;
+            id
+        }
+        Err(e) => {
+            // What the caller hears is why the order failed; a rollback that fails too is
+            // said here (sqlx rolls the connection back before it is used again).
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back the order failed");
+            }
+            if !matches!(e, OrderError::Database(_)) {
+                ORDERS_PROCESSED
+                    .with(OrderStatus::Failure, new.payment_method)
+                    .inc();
+            }
+            return Err(e);
+        }
+    };
+    INVENTORY.with(new.warehouse).add(-units);
+    ORDERS_PROCESSED
+        .with(OrderStatus::Success, new.payment_method)
+        .inc();
     let order = Order {
-        id: store.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+        id: id.unsigned_abs(),
         user_id: new.user_id,
         status: "created".into(),
         total,
         payment_method: new.payment_method,
     };
-    store
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(order.id, order.clone());
-    ORDERS_PROCESSED
-        .with(OrderStatus::Success, new.payment_method)
-        .inc();
     tracing::info!(order_id = order.id, total, "order created");
     Ok(order)
 }
@@ -293,14 +438,26 @@ pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderEr
 ///
 /// [`OrderError::NotFound`] for an unknown id.
 #[cfg_attr(not(feature = "baseline"), observe(fields(order_id = id)))]
-pub fn load_order(store: &Store, id: u64) -> Result<Order, OrderError> {
-    store
-        .orders
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&id)
-        .cloned()
-        .ok_or(OrderError::NotFound(id))
+pub async fn load_order(store: &Store, id: u64) -> Result<Order, OrderError> {
+    let Ok(key) = i64::try_from(id) else {
+        return Err(OrderError::NotFound(id));
+    };
+    let (_, user_id, status, total, method) = store::order(&store.db, key)
+        .await?
+        .ok_or(OrderError::NotFound(id))?;
+    // A stored value the service cannot read is the database's fault, not the caller's.
+    let payment_method = label_of::<PaymentMethod>(&method).ok_or_else(|| {
+        OrderError::Database(sqlx::Error::Decode(
+            format!("order {id} has an unknown payment method").into(),
+        ))
+    })?;
+    Ok(Order {
+        id,
+        user_id: user_id.unsigned_abs(),
+        status,
+        total,
+        payment_method,
+    })
 }
 
 /// Who a user is.
@@ -314,41 +471,50 @@ pub struct User {
     pub tier: String,
 }
 
-/// No such user.
+/// Why a user could not be fetched.
 #[derive(Debug, ErrorLabel)]
 pub enum UserError {
     /// Unknown id.
     NotFound,
+    /// The database failed or had no connection to give.
+    Database(sqlx::Error),
 }
 
 impl std::fmt::Display for UserError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("user not found")
+        match self {
+            Self::NotFound => f.write_str("user not found"),
+            Self::Database(e) => write!(f, "database: {e}"),
+        }
     }
 }
 
-/// Fetches a user from the (simulated) user directory; ids divisible by 7 are slow.
+impl std::error::Error for UserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::NotFound => None,
+            Self::Database(e) => Some(e),
+        }
+    }
+}
+
+/// Fetches a user from the user directory; ids divisible by 7 take its slow path (300 ms
+/// before the query).
 ///
 /// # Errors
 ///
-/// [`UserError::NotFound`] for id 0.
+/// [`UserError::NotFound`] for an id not in the directory (0, above 1000).
 #[cfg_attr(not(feature = "baseline"), observe(fields(user_id = id)))]
-pub async fn fetch_user(id: u64) -> Result<User, UserError> {
-    if id == 0 {
-        return Err(UserError::NotFound);
+pub async fn fetch_user(store: &Store, id: u64) -> Result<User, UserError> {
+    if id != 0 && id.is_multiple_of(7) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let latency = if id.is_multiple_of(7) { 300 } else { 2 };
-    tokio::time::sleep(Duration::from_millis(latency)).await;
-    Ok(User {
-        id,
-        name: format!("user-{id}"),
-        tier: if id.is_multiple_of(2) {
-            "gold"
-        } else {
-            "standard"
-        }
-        .into(),
-    })
+    let key = i64::try_from(id).map_err(|_| UserError::NotFound)?;
+    let (name, tier) = store::user(&store.db, key)
+        .await
+        .map_err(UserError::Database)?
+        .ok_or(UserError::NotFound)?;
+    Ok(User { id, name, tier })
 }
 
 async fn post_order(
@@ -373,13 +539,14 @@ async fn get_order(
     State(store): State<Arc<Store>>,
     Path(id): Path<u64>,
 ) -> Result<Json<Order>, OrderError> {
-    load_order(&store, id).map(Json)
+    load_order(&store, id).await.map(Json)
 }
 
-async fn get_user(Path(id): Path<u64>) -> Response {
-    match fetch_user(id).await {
+async fn get_user(State(store): State<Arc<Store>>, Path(id): Path<u64>) -> Response {
+    match fetch_user(&store, id).await {
         Ok(user) => Json(user).into_response(),
-        Err(e) => (
+        Err(UserError::Database(e)) => database_error(&e),
+        Err(e @ UserError::NotFound) => (
             StatusCode::NOT_FOUND,
             Json(serde_json::json!({ "error": e.to_string() })),
         )
@@ -428,14 +595,9 @@ pub fn rule_options(window_scale: f64) -> RuleOptions {
 fn routes(store: Arc<Store>, metrics_token: Option<String>) -> Router {
     let health = Health::new();
     let db = Arc::clone(&store);
-    health.register("database", Duration::from_millis(200), move || {
+    health.register("database", Duration::from_secs(1), move || {
         let db = Arc::clone(&db);
-        async move {
-            match db.orders.try_lock() {
-                Ok(_) | Err(std::sync::TryLockError::WouldBlock) => Ok(()),
-                Err(std::sync::TryLockError::Poisoned(_)) => Err("store poisoned".to_owned()),
-            }
-        }
+        async move { store::ping(&db.db, Duration::from_secs(1)).await }
     });
     health.register("payment_gateway", Duration::from_millis(200), || async {
         Ok(())

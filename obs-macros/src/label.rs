@@ -81,10 +81,21 @@ struct Variant<'a> {
     value_span: Span,
 }
 
-/// Parses `#[label(...)]` on the enum: `rename_all = ".."`, `crate = path`.
-fn enum_attrs(cx: &mut Ctxt, input: &DeriveInput) -> (RenameAll, TokenStream) {
+/// What `#[label(...)]` on the enum says.
+struct EnumAttrs {
+    rename_all: RenameAll,
+    krate: TokenStream,
+    /// `do_not_recommend`: rustc leaves the impl out of the types it lists when a
+    /// label type is wrong (obs's own public label enums, which a user never passes).
+    do_not_recommend: bool,
+}
+
+/// Parses `#[label(...)]` on the enum: `rename_all = ".."`, `crate = path`,
+/// `do_not_recommend`.
+fn enum_attrs(cx: &mut Ctxt, input: &DeriveInput) -> EnumAttrs {
     let mut rename_all = Once::new("rename_all");
     let mut krate = Once::new("crate");
+    let mut do_not_recommend = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("label")) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename_all") {
@@ -109,11 +120,14 @@ fn enum_attrs(cx: &mut Ctxt, input: &DeriveInput) -> (RenameAll, TokenStream) {
                 let path: syn::Path = meta.value()?.parse()?;
                 krate.set(cx, &meta.path, quote!(#path));
                 Ok(())
+            } else if meta.path.is_ident("do_not_recommend") {
+                do_not_recommend = true;
+                Ok(())
             } else if meta.path.is_ident("rename") {
                 Err(meta.error("`rename` goes on a variant; on the enum, use `rename_all`"))
             } else {
                 Err(meta.error(format!(
-                    "unknown `label` argument `{}`, expected `rename_all` or `crate`",
+                    "unknown `label` argument `{}`, expected `rename_all`, `crate` or `do_not_recommend`",
                     meta.path
                         .get_ident()
                         .map_or_else(String::new, ToString::to_string)
@@ -124,10 +138,11 @@ fn enum_attrs(cx: &mut Ctxt, input: &DeriveInput) -> (RenameAll, TokenStream) {
             cx.push(e);
         }
     }
-    (
-        rename_all.get().unwrap_or(RenameAll::Snake),
-        krate.get().unwrap_or_else(|| quote!(::obs_runtime)),
-    )
+    EnumAttrs {
+        rename_all: rename_all.get().unwrap_or(RenameAll::Snake),
+        krate: krate.get().unwrap_or_else(|| quote!(::obs_runtime)),
+        do_not_recommend,
+    }
 }
 
 /// Parses `#[label(rename = "..")]` on a variant.
@@ -157,7 +172,11 @@ fn variant_rename(cx: &mut Ctxt, variant: &syn::Variant) -> Option<LitStr> {
 
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
-    let (rename_all, krate) = enum_attrs(&mut cx, input);
+    let EnumAttrs {
+        rename_all,
+        krate,
+        do_not_recommend,
+    } = enum_attrs(&mut cx, input);
     let data = match &input.data {
         Data::Enum(data) => data,
         Data::Struct(s) => {
@@ -238,8 +257,10 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
         quote!(#i => ::core::option::Option::Some(Self::#vi))
     });
     let span = input.ident.span();
+    let recommend = do_not_recommend.then(|| quote!(#[diagnostic::do_not_recommend]));
     quote_spanned! {span=>
         #[automatically_derived]
+        #recommend
         impl #krate::__private::Label for #ident {
             const CARDINALITY: ::core::primitive::usize = #count;
             const VALUES: &'static [&'static ::core::primitive::str] = &[#(#values),*];

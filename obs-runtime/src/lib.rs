@@ -102,6 +102,8 @@
 extern crate self as obs_runtime;
 
 pub mod dashboards;
+#[cfg(feature = "sqlx")]
+pub mod db;
 mod http;
 pub mod init;
 pub mod log;

@@ -9,7 +9,7 @@ pub use tracing::field::{Value, debug, display};
 pub use crate::metrics::buckets::{buckets_valid, quantiles_valid};
 pub use crate::metrics::cell::CachePadded;
 pub use crate::metrics::family::Descriptor;
-pub use crate::metrics::label::Bounded;
+pub use crate::metrics::label::LabelType;
 pub use crate::metrics::slo::{buckets_with_slo, buckets_with_slo_len, check_slo};
 pub use crate::metrics::{
     CATALOGUE, Collect, Counter, Family, FloatCounter, FloatGauge, Gauge, Histogram,
@@ -41,7 +41,7 @@ pub mod probe {
 }
 
 /// The catalogue entry of a family declared with `metric!`. `metric!` passes `L` as
-/// `(<T as Bounded>::Type, ..)` spanned at each label type, so a type that is not a
+/// `(<T as LabelType>::Type, ..)` spanned at each label type, so a type that is not a
 /// label is reported once, there, and not again at the entry.
 pub const fn catalogue_entry<L: LabelSet + 'static, M: Metric + 'static>(
     family: &'static Family<L, M>,

@@ -12,8 +12,8 @@ use obs_names::looks_sensitive;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// [`looks_sensitive`] for a field name, memoised per thread in a small direct-mapped
-/// table keyed by the name's address (field names are static): a hit is a shift, a mask
-/// and a compare; no hashing, locking or allocation on the recording path.
+/// table keyed by the name's address and length (field names are static): a hit is a
+/// multiply, a shift and a compare; no locking or allocation on the recording path.
 pub(crate) fn sensitive_key(key: &'static str) -> bool {
     const SLOTS: usize = 256;
     thread_local! {
@@ -21,7 +21,11 @@ pub(crate) fn sensitive_key(key: &'static str) -> bool {
             const { [const { Cell::new((0, 0, false)) }; SLOTS] };
     }
     let id = (key.as_ptr() as usize, key.len());
-    let slot = (id.0 >> 3) % SLOTS;
+    // Fibonacci hashing of address + length: names packed a few bytes apart in one
+    // callsite's table (`sku` right after `items`) land in different slots.
+    let slot = (id.0.wrapping_add(id.1) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
+    #[allow(clippy::cast_possible_truncation)]
+    let slot = slot as usize % SLOTS;
     CACHE
         .try_with(|cache| {
             let (ptr, len, found) = cache[slot].get();
@@ -56,11 +60,23 @@ fn mask_url_credentials(value: &str) -> Cow<'_, str> {
     let mut search = 0;
     while let Some(found) = value[search..].find("://") {
         let start = search + found + 3;
-        let end = value[start..]
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>') || c.is_whitespace()
-            })
-            .map_or(value.len(), |e| start + e);
+        let end_at = |stop_at_space: bool| {
+            value[start..]
+                .find(|c: char| {
+                    matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>')
+                        || (stop_at_space && c.is_whitespace())
+                })
+                .map_or(value.len(), |e| start + e)
+        };
+        let mut end = end_at(true);
+        if !value[start..end].contains('@') {
+            // A password with a space in it (an invalid URL, echoed in an error): the
+            // credentials still end at the `@` before the host.
+            let wide = end_at(false);
+            if value[start..wide].contains('@') {
+                end = wide;
+            }
+        }
         search = end.max(start);
         let authority = &value[start..end];
         let Some(at) = authority.rfind('@') else {
@@ -164,6 +180,11 @@ fn mask_pairs(value: &str) -> Cow<'_, str> {
         while v < n && b[v] == b' ' {
             v += 1;
         }
+        // Masked already (text scrubbed twice): left as it is.
+        if value[v..].starts_with(REDACTED) || value[v..].starts_with("\"[REDACTED]") {
+            i = v + REDACTED.len();
+            continue;
+        }
         // An escaped quote opening the value (`\"hunter2\"`): the value is what it encloses.
         if v + 1 < n && b[v] == b'\\' && b[v + 1] == b'"' {
             v += 2;
@@ -233,6 +254,13 @@ mod tests {
                 r#"[("Authorization", "[REDACTED]"), ("accept", "*/*")]"#,
             ),
             ("password=hunter2&user=al", "password=[REDACTED]&user=al"),
+            // Scrubbing twice changes nothing.
+            ("password=[REDACTED]", "password=[REDACTED]"),
+            ("Authorization: [REDACTED]", "Authorization: [REDACTED]"),
+            (
+                "http://user:pa ss@127.0.0.1:1/v1/traces",
+                "http://user:[REDACTED]@127.0.0.1:1/v1/traces",
+            ),
             (
                 "api_key: k-123, region: eu",
                 "api_key: [REDACTED], region: eu",

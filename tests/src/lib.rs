@@ -9,6 +9,7 @@ pub mod alertmanager;
 pub mod capture;
 pub mod load;
 pub mod otlp;
+pub mod postgres;
 pub mod prom_server;
 pub mod tools;
 

@@ -104,13 +104,10 @@ fn one_line_per_request_field_by_field() {
     });
     assert_eq!(get_with_id(connected, "/items/7", "req-client-1", "x"), 200);
     let client = wait_for_line(&installed, "req-client-1");
-    assert!(
-        client["fields"]["client.address"]
-            .as_str()
-            .unwrap()
-            .starts_with("127.0.0.1:"),
-        "{client}"
-    );
+    // The connection's IP and port, apart, as the semantic conventions name them.
+    assert_eq!(client["fields"]["client.address"], "127.0.0.1", "{client}");
+    let port = client["fields"]["client.port"].as_u64().unwrap();
+    assert!(port > 0 && port != u64::from(connected.port()), "{client}");
 
     // A success: info, every field, the path without its query.
     assert_eq!(
@@ -174,6 +171,47 @@ fn one_line_per_request_field_by_field() {
     assert_eq!(get_with_id(addr, "/items/2", "req-after-off", "x"), 200);
     wait_for_line(&installed, "req-after-off");
     assert!(line_for(&access_lines(&installed), "req-off-1").is_none());
+
+    // Scrapes and probes answered by obs's own handlers: their successes at debug (not in
+    // this info log), their failures at the levels of any request.
+    let health = obs_runtime::axum::Health::new();
+    health.register("db", Duration::from_secs(1), || async {
+        Err("connection refused".to_owned())
+    });
+    let probed = installed.serve(
+        Router::new()
+            .route(
+                "/metrics",
+                get(obs_runtime::axum::metrics_handler(Some("t0k".to_owned()))),
+            )
+            .merge(health.router())
+            .layer(ObsLayer::new()),
+    );
+    let scrape = |id: &str, token: &[u8]| {
+        http_call(
+            probed,
+            "GET",
+            "/metrics",
+            &[("x-request-id", id.as_bytes()), ("authorization", token)],
+            None,
+        )
+        .status
+    };
+    assert_eq!(scrape("req-scrape-ok", b"Bearer t0k"), 200);
+    assert_eq!(scrape("req-scrape-401", b"Bearer nope"), 401);
+    assert_eq!(
+        get_with_id(probed, "/health/live", "req-live", "kube-probe/1.30"),
+        200
+    );
+    assert_eq!(
+        get_with_id(probed, "/health/ready", "req-ready", "kube-probe/1.30"),
+        503
+    );
+    assert_eq!(wait_for_line(&installed, "req-scrape-401")["level"], "WARN");
+    assert_eq!(wait_for_line(&installed, "req-ready")["level"], "ERROR");
+    let lines = access_lines(&installed);
+    assert!(line_for(&lines, "req-scrape-ok").is_none(), "{lines:#?}");
+    assert!(line_for(&lines, "req-live").is_none(), "{lines:#?}");
 
     // A handler panic is answered with a JSON 500 carrying the request id, counted as a
     // 500 of error type `panic`, and the server keeps serving.

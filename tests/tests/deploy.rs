@@ -335,6 +335,48 @@ fn the_files_agree_on_jobs_ports_labels_and_datasources() {
             format!("{secrets_in_receiver}/{name}")
         );
     }
+    // The orders service's database is the compose file's PostgreSQL, as its user and
+    // database, with the password both read from one secret file (none in the URL), and
+    // the service starts once the database is healthy.
+    let database_url = orders_env["DATABASE_URL"].as_str().unwrap();
+    let postgres_env = &compose["services"]["postgres"]["environment"];
+    assert_eq!(
+        database_url,
+        format!(
+            "postgres://{}@postgres:5432/{}",
+            postgres_env["POSTGRES_USER"].as_str().unwrap(),
+            postgres_env["POSTGRES_DB"].as_str().unwrap()
+        )
+    );
+    let secrets_in_orders = mounted_at(&compose, "orders", "db-secrets");
+    let secrets_in_postgres = mounted_at(&compose, "postgres", "db-secrets");
+    // Only they mount the database's secret.
+    let with_db_secret: Vec<&String> = services
+        .keys()
+        .filter(|name| {
+            mounts(&compose, name)
+                .iter()
+                .any(|(s, _)| s == "db-secrets")
+        })
+        .collect();
+    assert_eq!(with_db_secret, ["orders", "postgres", "secrets-init"]);
+    let password = postgres_env["POSTGRES_PASSWORD_FILE"].as_str().unwrap();
+    let name = password
+        .strip_prefix(&format!("{secrets_in_postgres}/"))
+        .unwrap();
+    assert_eq!(
+        orders_env["DATABASE_PASSWORD_FILE"],
+        format!("{secrets_in_orders}/{name}")
+    );
+    let made = compose["services"]["secrets-init"]["command"][2]
+        .as_str()
+        .unwrap();
+    assert!(made.contains(name), "secrets-init does not make {name}");
+    assert_eq!(
+        compose["services"]["orders"]["depends_on"]["postgres"]["condition"],
+        "service_healthy"
+    );
+    assert!(published(&compose, "postgres").is_empty());
     // No secret is written inline: the only credentials are file references.
     let am_text = std::fs::read_to_string(deploy("alertmanager/alertmanager.yml")).unwrap();
     for key in [

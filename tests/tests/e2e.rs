@@ -21,7 +21,7 @@ const BIG_ORDER: &str =
 fn prometheus_and_python_client_end_to_end() {
     let installed = obs_tests::Installed::new("orders-e2e");
     let (receiver, guard) = (&installed.receiver, &installed.guard);
-    let addr = installed.serve(app(Store::new(), None));
+    let addr = installed.serve(app(installed.rt.block_on(Store::in_memory()), None));
 
     let prometheus = Prometheus::start("orders", addr);
 

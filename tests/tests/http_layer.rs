@@ -66,7 +66,7 @@ fn http_layer_end_to_end() {
         &installed.rt,
     );
     let serve = |router: Router| installed.serve(router);
-    let addr = serve(app(Store::new(), None));
+    let addr = serve(app(installed.rt.block_on(Store::in_memory()), None));
 
     // ---- Exact counts per route template and status -------------------------------------
     for _ in 0..3 {

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "log",
     "observe",
     "dashboards",
+    "db",
     "http",
     "init",
 ];
@@ -311,5 +312,5 @@ fn the_check_sees_imports() {
     assert!(as_str.contains(&"time::clock".to_owned()), "{as_str:?}");
     assert!(!as_str.iter().any(|p| p.starts_with("init")), "{as_str:?}");
     assert_eq!(layer_of(Path::new("time.rs")), Some(0));
-    assert_eq!(layer_of(Path::new("http/axum/layer.rs")), Some(6));
+    assert_eq!(layer_of(Path::new("http/axum/layer.rs")), Some(7));
 }

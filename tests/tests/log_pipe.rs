@@ -101,3 +101,62 @@ fn a_slow_reader_blocks_the_blocking_writer_and_never_the_default() {
     let most = (LINES - QUEUE as u64) as f64;
     assert!(drops > 0.0 && drops <= most, "{drops} dropped");
 }
+
+/// At shutdown the guard writes the queued lines, then every later line is written in
+/// place: a value dropped after the guard (declared before it) still gets its line out,
+/// instead of leaving it in a queue the exiting process never drains.
+#[test]
+fn lines_logged_after_the_guard_are_written_in_place() {
+    let (memory, log) = LogWriter::memory();
+    let telemetry = obs_runtime::init()
+        .env(Vec::<(String, String)>::new())
+        .metrics_addr(None)
+        .log_format(LogFormat::Json)
+        .log_writer(LogWriter::non_blocking(memory, 64))
+        .build()
+        .unwrap();
+    let dispatch = telemetry.dispatch.clone();
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("before"));
+    drop(telemetry);
+    assert_eq!(log.lines().len(), 1, "flushed by the guard");
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("after the guard"));
+    // No flush, no wait: written by the logging thread itself.
+    let lines = log.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].contains("\"message\":\"after the guard\""),
+        "{}",
+        lines[1]
+    );
+}
+
+/// The non-blocking writer's queue is bounded in bytes too: with the output stalled, huge
+/// lines are dropped and counted long before the line count is reached.
+#[test]
+fn the_writer_queue_is_bounded_in_bytes() {
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let wait = std::sync::Arc::clone(&gate);
+    let stalled = LogWriter::new(move |_line| {
+        let (open, cv) = &*wait;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = cv.wait(open).unwrap();
+        }
+    });
+    let writer = LogWriter::non_blocking(stalled, 1000);
+    let dropped = || obs_tests::global_sample("obs_log_lines_dropped_total", &[]).unwrap_or(0.0);
+    let before = dropped();
+    let huge = "x".repeat(obs_runtime::log::MAX_QUEUE_BYTES / 3);
+    // A line's bytes count until it is written: three fill the bound (one of them held
+    // by the stalled writer thread), the other three are dropped.
+    for _ in 0..6 {
+        writer.write(&huge);
+    }
+    assert_eq!(dropped() - before, 3.0);
+    {
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    assert!(writer.flush(Duration::from_secs(10)));
+}

@@ -105,8 +105,8 @@ fn every_line_validates_names_its_service_and_places_its_request() {
         .collect();
     assert_eq!(checked, lines.len() as u64);
     // 11 access lines, the payment captured, the order created, the declined payment,
-    // listening and stopped.
-    assert_eq!(lines.len(), 16, "{stdout}");
+    // database ready, listening and stopped.
+    assert_eq!(lines.len(), 17, "{stdout}");
 
     for line in &lines {
         assert_eq!(line["service.name"], "orders", "{line}");

@@ -205,3 +205,134 @@ fn otel_logs_exporter_chooses_records_lines_both_or_neither() {
         "{error}"
     );
 }
+
+/// Records only (no lines), to a collector that is not there: the failure is still said
+/// on the log output, and `otlp` named with no endpoint goes to the specification's
+/// default rather than nowhere.
+#[test]
+fn without_lines_export_trouble_is_still_said() {
+    // Port 1 on loopback: nothing listens there.
+    let (telemetry, lines) = telemetry(
+        "http://127.0.0.1:1",
+        Protocol::HttpProtobuf,
+        &[SCHEDULE, ("OTEL_LOGS_EXPORTER", "otlp")],
+        "info",
+    );
+    tracing::dispatcher::with_default(&telemetry.dispatch, || tracing::info!("hello"));
+    assert!(telemetry.guard.flush(Duration::from_secs(5)));
+    let said: Vec<serde_json::Value> = lines
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(said.len(), 1, "only the trouble line: {said:#?}");
+    assert_eq!(said[0]["target"], "obs::export");
+    assert_eq!(said[0]["fields"]["signal"], "logs");
+    assert_eq!(
+        telemetry
+            .guard
+            .log_pipeline()
+            .unwrap()
+            .stats()
+            .export_failed,
+        1
+    );
+
+    let named = obs_runtime::init()
+        .env([("OTEL_LOGS_EXPORTER", "otlp")])
+        .metrics_addr(None)
+        .build()
+        .unwrap();
+    assert!(
+        named
+            .guard
+            .summary()
+            .contains("logs over OTLP http/protobuf to http://localhost:4318/v1/logs"),
+        "{}",
+        named.guard.summary()
+    );
+}
+
+/// Secrets in the logs' own variables never reach an error or the setup summary.
+#[test]
+fn logs_settings_never_echo_a_secret() {
+    let error = obs_runtime::init()
+        .env([(
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+            "x-honeycomb-team=SECRETKEY123,oops",
+        )])
+        .metrics_addr(None)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("SECRETKEY123"), "{error}");
+    assert!(error.contains("OTEL_EXPORTER_OTLP_LOGS_HEADERS"), "{error}");
+    // A header value HTTP refuses (a newline once decoded): named by its own variable.
+    let error = obs_runtime::init()
+        .env([
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-key=SEC%0ARET"),
+        ])
+        .metrics_addr(None)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("invalid OTEL_EXPORTER_OTLP_LOGS_HEADERS="),
+        "{error}"
+    );
+    assert!(!error.contains("SEC"), "{error}");
+    let telemetry = obs_runtime::init()
+        .env([
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://user:hunter2@127.0.0.1:1",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://user:hunter3@127.0.0.1:2/v1/logs",
+            ),
+        ])
+        .metrics_addr(None)
+        .build()
+        .unwrap();
+    let summary = telemetry.guard.summary();
+    assert!(
+        !summary.contains("hunter2") && !summary.contains("hunter3"),
+        "{summary}"
+    );
+    assert!(summary.contains("127.0.0.1:2/v1/logs"), "{summary}");
+}
+
+/// The log record limits: values cut at a character boundary, attributes past the count
+/// dropped, both counted and said in `dropped_attributes_count`.
+#[test]
+fn records_are_bounded_by_the_log_record_limits() {
+    let receiver = Receiver::http();
+    let (telemetry, _lines) = telemetry(
+        &receiver.endpoint(),
+        Protocol::HttpProtobuf,
+        &[
+            SCHEDULE,
+            ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "5"),
+            ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "2"),
+        ],
+        "info",
+    );
+    tracing::dispatcher::with_default(&telemetry.dispatch, || {
+        tracing::info!(a = "ééééé", b = 1, c = true, "limited");
+    });
+    assert!(telemetry.guard.flush(Duration::from_secs(5)));
+    let logs = receiver.wait_for_log(Duration::from_secs(5), |r| r.body() == "limited");
+    let record = logs.iter().find(|r| r.body() == "limited").unwrap();
+    let keys: Vec<&str> = record
+        .record
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(keys, ["a", "b"]);
+    // Five bytes cut at a character boundary: two of the two-byte `é`.
+    assert_eq!(record.attr("a").as_deref(), Some("éé"));
+    assert_eq!(record.record.dropped_attributes_count, 1);
+}

@@ -66,6 +66,11 @@ fn a_panics_event_carries_its_message_and_stacktrace() {
         "{stacktrace}"
     );
     assert!(stacktrace.contains("panic_report::explode"), "{stacktrace}");
+    // From the code that panicked on: not the hook's or the panic machinery's frames.
+    assert!(
+        !stacktrace.contains("core::panicking") && !stacktrace.contains("rust_begin_unwind"),
+        "{stacktrace}"
+    );
     // Bounded by the span limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, 4096 by default).
     assert!(stacktrace.len() <= 4096, "{}", stacktrace.len());
     let refused = spans.iter().find(|s| s.name == "refuse").unwrap();

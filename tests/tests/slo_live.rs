@@ -33,11 +33,12 @@ fn wait_for_data(prometheus: &Prometheus, promql: &str, timeout: Duration) -> Ve
 fn generated_rules_and_dashboard_on_a_live_prometheus() {
     let installed = obs_tests::Installed::new("orders");
     // Building the router registers the `order-lookup` SLO of its layer.
-    let addr = installed.serve(app(Store::new(), None));
+    let addr = installed.serve(app(installed.rt.block_on(Store::in_memory()), None));
     let alertmanager = Alertmanager::start();
     let options = RuleOptions {
         window_scale: 1.0 / 60.0,
         alert_for: Duration::from_secs(1),
+        runbook_url: Some("https://wiki.internal/runbooks/orders".to_owned()),
         ..RuleOptions::new("orders")
     };
     let rules = prometheus_rules(&options);
@@ -163,11 +164,9 @@ fn generated_rules_and_dashboard_on_a_live_prometheus() {
     );
     let body: Value = serde_json::from_str(&delivered.unwrap()).unwrap();
     assert_eq!(body["status"], "firing");
-    assert!(
-        body["alerts"][0]["annotations"]["runbook_url"]
-            .as_str()
-            .unwrap()
-            .ends_with("#ObsSloErrorBudgetBurn")
+    assert_eq!(
+        body["alerts"][0]["annotations"]["runbook_url"],
+        "https://wiki.internal/runbooks/orders#ObsSloErrorBudgetBurn"
     );
     drop(installed);
 }

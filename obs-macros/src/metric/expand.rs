@@ -48,14 +48,14 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
         }
     };
 
-    // Each label type through `Bounded`, spanned at the type: a type that is not a label
+    // Each label type through `LabelType`, spanned at the type: a type that is not a label
     // is one error there, and the family built from it raises no second one.
     let label_tys: Vec<_> = decl.labels.iter().filter_map(|l| l.ty.as_ref()).collect();
     let bounded_tys: Vec<_> = label_tys
         .iter()
         .map(|ty| {
             quote_spanned! {syn::spanned::Spanned::span(ty)=>
-                <#ty as #private::Bounded>::Type
+                <#ty as #private::LabelType>::Type
             }
         })
         .collect();
@@ -66,7 +66,7 @@ pub(crate) fn metric(r: &Resolved<'_>, checked: bool) -> TokenStream {
         let mut product = quote!(1_usize);
         for ty in &label_tys {
             product = quote_spanned! {syn::spanned::Spanned::span(ty)=>
-                (#product).saturating_mul(<<#ty as #private::Bounded>::Type as #private::Label>::CARDINALITY)
+                (#product).saturating_mul(<<#ty as #private::LabelType>::Type as #private::Label>::CARDINALITY)
             };
         }
         let budget = proc_macro2::Literal::u64_unsuffixed(r.budget);

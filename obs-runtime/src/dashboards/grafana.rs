@@ -3,7 +3,7 @@
 pub use super::board::DashboardOptions;
 use super::board::{Board, quantiles};
 use super::model;
-use super::panels::{family_panels, red_overview, slo_panels, use_row};
+use super::panels::{database_row, family_panels, red_overview, slo_panels, use_row};
 
 /// The dashboard as Grafana's JSON model: import it, or provision it from a file.
 ///
@@ -48,6 +48,9 @@ pub fn grafana_dashboard(options: &DashboardOptions) -> String {
             "s",
             true,
         );
+    }
+    if model::has_database() {
+        database_row(&mut b, job);
     }
     let families = model::families();
     if !families.is_empty() {

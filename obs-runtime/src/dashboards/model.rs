@@ -82,6 +82,14 @@ pub(super) fn families() -> Vec<Family> {
     out
 }
 
+/// Whether the program exposes the database families (the `sqlx` feature's `db` module).
+pub(super) fn has_database() -> bool {
+    crate::metrics::Registry::global()
+        .names()
+        .iter()
+        .any(|n| n == "db_client_operation_duration_seconds")
+}
+
 /// Where an SLO is measured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Target {

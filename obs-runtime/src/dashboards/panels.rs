@@ -171,6 +171,80 @@ pub(super) fn family_panels(b: &mut Board, family: &Family, job: &str) {
     }
 }
 
+/// Database operations by operation and collection, and the pools' saturation.
+pub(super) fn database_row(b: &mut Board, job: &str) {
+    b.row("Database");
+    let ops = "db_client_operation_duration_seconds";
+    let by = "db_system, operation, collection";
+    b.timeseries(
+        "Operation rate",
+        &[(
+            format!("sum by ({by}) (rate({ops}_count{{{job}}}[$__rate_interval]))"),
+            "{{operation}} {{collection}}",
+        )],
+        "ops",
+        false,
+    );
+    b.timeseries(
+        "Operation error ratio",
+        &[(
+            format!(
+                "(sum by ({by}) (rate({ops}_count{{{job}, status=\"error\"}}[$__rate_interval])) or 0 * sum by ({by}) (rate({ops}_count{{{job}}}[$__rate_interval]))) / sum by ({by}) (rate({ops}_count{{{job}}}[$__rate_interval]))"
+            ),
+            "{{operation}} {{collection}}",
+        )],
+        "percentunit",
+        false,
+    );
+    b.timeseries(
+        "Operation p99",
+        &[(
+            format!(
+                "histogram_quantile(0.99, sum by ({by}, le) (rate({ops}_bucket{{{job}}}[$__rate_interval])))"
+            ),
+            "{{operation}} {{collection}}",
+        )],
+        "s",
+        true,
+    );
+    b.timeseries(
+        "Pool usage",
+        &[
+            (
+                format!(
+                    "sum by (pool_name) (db_client_connection_usage{{{job}, state=\"used\"}}) / sum by (pool_name) (db_client_connection_max{{{job}}})"
+                ),
+                "{{pool_name}} used",
+            ),
+        ],
+        "percentunit",
+        false,
+    );
+    b.timeseries(
+        "Pool waits",
+        &[
+            (
+                format!(
+                    "histogram_quantile(0.99, sum by (pool_name, le) (rate(db_client_connection_wait_time_seconds_bucket{{{job}}}[$__rate_interval])))"
+                ),
+                "{{pool_name}} p99 wait",
+            ),
+            (
+                format!("sum by (pool_name) (db_client_connection_pending_requests{{{job}}})"),
+                "{{pool_name}} waiting now",
+            ),
+            (
+                format!(
+                    "sum by (pool_name) (rate(db_client_connection_timeouts_total{{{job}}}[$__rate_interval]))"
+                ),
+                "{{pool_name}} timeouts/s",
+            ),
+        ],
+        "short",
+        false,
+    );
+}
+
 pub(super) fn use_row(b: &mut Board, job: &str) {
     b.row("Saturation and obs itself (USE)");
     b.timeseries(

@@ -31,8 +31,16 @@ pub struct RuleOptions {
     /// How long a condition holds before the error, latency and target-down alerts fire
     /// (default 5 minutes).
     pub alert_for: Duration,
-    /// Where the runbook lives; each alert links to `{runbook_url}#{alert name}`.
-    pub runbook_url: String,
+    /// The p99 latency in seconds of a database operation above which
+    /// `ObsDbLatencyHigh` fires (default 0.5 s; with the database families only).
+    pub db_p99_seconds: f64,
+    /// The share of a pool's connections in use at which `ObsDbPoolSaturated` fires
+    /// (default 0.9).
+    pub pool_saturation: f64,
+    /// Where the team's runbook lives: each alert then links to `{runbook_url}#{alert
+    /// name}` in its `runbook_url` annotation. `None` (the default): no link, rather than
+    /// one to a page that does not exist.
+    pub runbook_url: Option<String>,
     /// Scales every SLO window (1.0: the SRE workbook's 5 m … 3 d). Below 1 it shortens
     /// them, to see a burn-rate alert fire in a test within minutes.
     pub window_scale: f64,
@@ -46,7 +54,9 @@ impl RuleOptions {
             error_ratio: 0.05,
             p99_seconds: 1.0,
             alert_for: Duration::from_secs(300),
-            runbook_url: "https://example.com/runbooks/obs".to_owned(),
+            db_p99_seconds: 0.5,
+            pool_saturation: 0.9,
+            runbook_url: None,
             window_scale: 1.0,
         }
     }
@@ -115,16 +125,14 @@ fn alert(out: &mut String, options: &RuleOptions, a: &Alert<'_>) {
     let mut labels = vec![("severity", a.severity.to_owned())];
     labels.extend(a.labels.iter().cloned());
     map(out, 8, "labels", &labels);
-    map(
-        out,
-        8,
-        "annotations",
-        &[
-            ("summary", a.summary.clone()),
-            ("description", a.description.clone()),
-            ("runbook_url", format!("{}#{}", options.runbook_url, a.name)),
-        ],
-    );
+    let mut annotations = vec![
+        ("summary", a.summary.clone()),
+        ("description", a.description.clone()),
+    ];
+    if let Some(runbook) = &options.runbook_url {
+        annotations.push(("runbook_url", format!("{runbook}#{}", a.name)));
+    }
+    map(out, 8, "annotations", &annotations);
 }
 
 /// The RED expressions of functions and routes: one definition for the rules and the
@@ -280,6 +288,9 @@ fn alerts(out: &mut String, options: &RuleOptions, functions: &[Function]) {
             ),
         },
     );
+    if model::has_database() {
+        database_alerts(out, options, &for_);
+    }
     alert(
         out,
         options,
@@ -292,6 +303,52 @@ fn alerts(out: &mut String, options: &RuleOptions, functions: &[Function]) {
             summary: format!("{{{{ $labels.endpoint }}}} p99 latency is above {p99} s"),
             description: format!(
                 "The 99th percentile latency of {{{{ $labels.endpoint }}}} has been above {p99} s for {for_}."
+            ),
+        },
+    );
+}
+
+/// A pool near its maximum, and slow database operations.
+fn database_alerts(out: &mut String, options: &RuleOptions, for_: &str) {
+    let job = job(options);
+    let share = options.pool_saturation;
+    let p99 = options.db_p99_seconds;
+    alert(
+        out,
+        options,
+        &Alert {
+            name: "ObsDbPoolSaturated",
+            expr: format!(
+                "sum by (job, pool_name) (db_client_connection_usage{{{job}, state=\"used\"}}) / sum by (job, pool_name) (db_client_connection_max{{{job}}}) >= {share}"
+            ),
+            for_: for_.to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            summary: format!(
+                "database pool {{{{ $labels.pool_name }}}} uses at least {} % of its connections",
+                share * 100.0
+            ),
+            description: format!(
+                "The pool {{{{ $labels.pool_name }}}} has had at least {share} of its connections in use for {for_}: requests wait for one (see db_client_connection_wait_time_seconds)."
+            ),
+        },
+    );
+    alert(
+        out,
+        options,
+        &Alert {
+            name: "ObsDbLatencyHigh",
+            expr: format!(
+                "histogram_quantile(0.99, sum by (job, db_system, operation, collection, le) (rate(db_client_operation_duration_seconds_bucket{{{job}}}[5m]))) > {p99}"
+            ),
+            for_: for_.to_owned(),
+            severity: "ticket",
+            labels: Vec::new(),
+            summary: format!(
+                "{{{{ $labels.operation }}}} {{{{ $labels.collection }}}} p99 latency is above {p99} s"
+            ),
+            description: format!(
+                "The 99th percentile latency of {{{{ $labels.operation }}}} on {{{{ $labels.collection }}}} ({{{{ $labels.db_system }}}}) has been above {p99} s for {for_}."
             ),
         },
     );

@@ -35,6 +35,7 @@ use crate::trace::{AttrValue, PipelineConfig, Protocol, Sampler, SpanExporter, T
 /// | `OTEL_LOGS_EXPORTER` | `otlp` (log records to the collector), `console` (log lines to the log output), both as `otlp,console`, or `none` | both: lines, and records when an endpoint is set |
 /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, `…_LOGS_PROTOCOL`, `…_LOGS_HEADERS`, `…_LOGS_TIMEOUT`, `…_LOGS_CERTIFICATE`, … | the logs' own OTLP settings, as for traces; HTTP appends `/v1/logs` to the shared endpoint | the shared settings |
 /// | `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BLRP_SCHEDULE_DELAY`; `OBS_BLRP_MAX_QUEUE_BYTES` | log record queue size, batch size, delay in ms; estimated bytes queued | 2048, 512, 1000; 16 MiB |
+/// | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_ATTRIBUTE_COUNT_LIMIT`) | log record limits: value length, attributes per record; cuts counted in `obs_log_record_limits_total` | 4096 bytes, 128 |
 /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | the ratio, in `[0, 1]` | `1.0` |
 /// | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT` | span limits ([`SpanLimits`](crate::trace::SpanLimits)) | 4096 bytes, 128, 128 |

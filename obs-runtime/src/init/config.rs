@@ -49,9 +49,6 @@ impl Config {
         let (export, export_desc) = export::export(&mut s, &env)?;
         let filter = logs::filter(&mut s, &env)?;
         let log_export = log_export(&s, &env)?;
-        if !log_export.console {
-            s.logs = false;
-        }
         let log_allowed = s.log_allowed.clone();
         let log_span_fields = match s.log_span_fields.take() {
             Some(names) => names,
@@ -65,7 +62,7 @@ impl Config {
                 })
                 .unwrap_or_default(),
         };
-        let (logs, log_writer) = logs::logs(&mut s, &env, &resource)?.unzip();
+        let (logs, log_writer) = logs::logs(&mut s, &env, &resource, log_export.console)?.unzip();
         let mut metrics = resolve::metrics_server(&mut s, &env)?;
         if let (Some(server), Some(name)) = (&mut metrics, resource.get("service.name")) {
             // The generated dashboard and rules select the service's Prometheus job.
@@ -143,7 +140,7 @@ impl Config {
             .map(|make| LogPipeline::start(make, self.log_export.batch, self.resource.clone()));
         let log_records = log_pipeline
             .as_ref()
-            .map(|p| LogExportLayer::new(p.clone(), self.log_allowed));
+            .map(|p| LogExportLayer::new(p.clone(), self.log_allowed, self.log_export.limits));
         let span_fields =
             (!self.log_span_fields.is_empty()).then(|| SpanFieldsLayer::new(self.log_span_fields));
         let subscriber = tracing_subscriber::registry()

@@ -70,9 +70,11 @@ impl std::error::Error for InitError {
 }
 
 /// Variables whose values carry credentials although their names do not say so.
-const SECRET_VARS: [&str; 3] = [
+const SECRET_VARS: [&str; 5] = [
     "OTEL_EXPORTER_OTLP_HEADERS",
     "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     "OBS_METRICS_TOKEN",
 ];
 

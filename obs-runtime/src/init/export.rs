@@ -60,6 +60,8 @@ pub(super) struct Destination {
     /// The full URL (HTTP) or the server (gRPC); `None` when no endpoint is configured.
     pub(super) endpoint: Option<String>,
     pub(super) headers: Vec<(String, String)>,
+    /// The variable the headers came from, for an error about them.
+    pub(super) headers_var: &'static str,
     pub(super) timeout: Duration,
     pub(super) tls: TlsConfig,
 }
@@ -178,6 +180,7 @@ pub(super) fn destination(
         protocol,
         endpoint,
         headers,
+        headers_var: header_var,
         timeout,
         tls,
     })
@@ -191,12 +194,16 @@ pub(super) fn export(
     env: &Env,
 ) -> Result<(Option<ExporterFactory>, String), InitError> {
     let disabled = sdk_disabled(env)?;
-    let exporter_none = match env.get("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
-        None | Some("otlp") => false,
-        Some("none") => true,
+    let (exporter_none, named) = match env.get("OTEL_TRACES_EXPORTER").as_deref().map(str::trim) {
+        None => (false, false),
+        Some("otlp") => (false, true),
+        Some("none") => (true, false),
         Some(other) => return Err(invalid("OTEL_TRACES_EXPORTER", other, "`otlp` or `none`")),
     };
-    let destination = destination(s, env, &TRACES)?;
+    let mut destination = destination(s, env, &TRACES)?;
+    if named && destination.endpoint.is_none() && cfg!(feature = "otlp") {
+        destination.endpoint = Some(default_endpoint(destination.protocol, &TRACES));
+    }
     let (export, export_desc): (Option<ExporterFactory>, String) = if disabled || exporter_none {
         (None, "trace export off".to_owned())
     } else if let Some(exporter) = s.exporter.take() {
@@ -209,6 +216,16 @@ pub(super) fn export(
         (None, "no OTLP endpoint: traces are not exported".to_owned())
     };
     Ok((export, export_desc))
+}
+
+/// The specification's default endpoint of `signal`, used when an exporter is asked for
+/// by name (`OTEL_TRACES_EXPORTER=otlp`) but no endpoint is configured:
+/// `http://localhost:4318` for http/protobuf, `http://localhost:4317` for gRPC.
+pub(super) fn default_endpoint(protocol: Protocol, signal: &Signal) -> String {
+    match protocol {
+        Protocol::HttpProtobuf => signal_url("http://localhost:4318", protocol, signal),
+        Protocol::Grpc => "http://localhost:4317".to_owned(),
+    }
 }
 
 /// The URL of `signal` for a base endpoint: HTTP appends the signal's path
@@ -275,7 +292,7 @@ pub(super) fn validate(d: &Destination, endpoint: &str) -> Result<(), InitError>
             || http::HeaderValue::from_str(v).is_err()
         {
             return Err(invalid(
-                "OTEL_EXPORTER_OTLP_HEADERS",
+                d.headers_var,
                 &format!("{k}={v}"),
                 "header names and values valid in HTTP",
             ));
@@ -289,7 +306,11 @@ pub(super) fn validate(d: &Destination, endpoint: &str) -> Result<(), InitError>
 #[cfg(feature = "otlp")]
 fn otlp_exporter(d: Destination) -> (Option<ExporterFactory>, String) {
     let endpoint = d.endpoint.unwrap_or_default();
-    let desc = format!("traces over OTLP {} to {endpoint}", d.protocol.as_str());
+    let desc = format!(
+        "traces over OTLP {} to {}",
+        d.protocol.as_str(),
+        crate::redact::scrub(&endpoint)
+    );
     let factory: ExporterFactory = Box::new(move || {
         crate::trace::OtlpExporter::with_tls(d.protocol, &endpoint, &d.headers, d.timeout, &d.tls)
             .map(|e| Box::new(e) as Box<dyn SpanExporter>)

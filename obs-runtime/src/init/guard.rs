@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::server::MetricsServer;
 use crate::log::{LogPipeline, LogWriter};
@@ -18,8 +18,9 @@ pub struct Telemetry {
     pub guard: Guard,
 }
 
-/// Keeps the runtime's background work alive; on drop, exports the spans still queued
-/// (waiting up to 5 s) and stops the metrics server.
+/// Keeps the runtime's background work alive; on drop, exports the spans and log records
+/// still queued and writes the queued log lines (waiting up to 5 s in all), and stops the
+/// metrics server. Lines logged after that (by values dropped later) are written in place.
 ///
 /// ```
 /// let telemetry = obs_runtime::init()
@@ -72,33 +73,41 @@ impl Guard {
 
     /// Exports what is queued, waiting at most `timeout`; `false` on timeout.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let spans = self
-            .pipeline
-            .as_ref()
-            .is_none_or(|p| p.force_flush(timeout));
+        let deadline = Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let spans = self.pipeline.as_ref().is_none_or(|p| p.force_flush(left()));
         let records = self
             .log_pipeline
             .as_ref()
-            .is_none_or(|p| p.force_flush(timeout));
-        let logs = self.log_writer.as_ref().is_none_or(|w| w.flush(timeout));
+            .is_none_or(|p| p.force_flush(left()));
+        let logs = self.log_writer.as_ref().is_none_or(|w| w.flush(left()));
         spans && records && logs
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let left = || deadline.saturating_duration_since(Instant::now());
         if let Some(pipeline) = self.pipeline.take() {
-            pipeline.shutdown(Duration::from_secs(5));
+            pipeline.shutdown(left());
         }
         if let Some(pipeline) = self.log_pipeline.take() {
-            pipeline.shutdown(Duration::from_secs(5));
+            pipeline.shutdown(left());
         }
         if let Some(server) = self.server.take() {
             server.shutdown();
         }
-        // The log lines still queued reach their output before the program goes on.
+        // The log lines still queued reach their output before the program goes on (at
+        // least half a second for them, whatever the exporters took).
         if let Some(writer) = self.log_writer.take() {
-            writer.flush(Duration::from_secs(2));
+            let unwritten = writer.close(left().max(Duration::from_millis(500)));
+            if unwritten > 0 {
+                // Said where it can still be read: the log output is the one stuck.
+                eprintln!(
+                    "obs: {unwritten} log lines were still queued and not written at shutdown (the log output did not keep up)"
+                );
+            }
         }
     }
 }

@@ -5,15 +5,17 @@
 //! is configured, log records also go to the collector (`otlp`, the specification's
 //! default): the lines stay the fallback a platform's log shipper reads while the
 //! collector is down. `OTEL_LOGS_EXPORTER=otlp` sends records only to the collector,
-//! `console` only writes lines, `none` does neither.
+//! `console` only writes lines, `none` does neither. Without `console`, the lines about
+//! export trouble are still written: a failing exporter is never silent. `otlp` named
+//! without any endpoint sends to the specification's default (`http://localhost:4318`).
 
 use std::time::Duration;
 
 use super::env::{Env, parse_number};
 use super::error::{InitError, invalid};
-use super::export::{LOGS, destination, sdk_disabled, validate};
+use super::export::{LOGS, default_endpoint, destination, sdk_disabled, validate};
 use super::settings::Settings;
-use crate::log::{LogBatchConfig, LogExporterFactory};
+use crate::log::{LogBatchConfig, LogExporterFactory, LogRecordLimits};
 
 /// The log export settings resolved.
 pub(super) struct LogExport {
@@ -24,12 +26,14 @@ pub(super) struct LogExport {
     pub(super) console: bool,
     /// A line saying where log records go.
     pub(super) desc: String,
+    /// What one record may hold.
+    pub(super) limits: LogRecordLimits,
 }
 
-/// `OTEL_LOGS_EXPORTER`: (otlp, console).
-fn exporters(env: &Env) -> Result<(bool, bool), InitError> {
+/// `OTEL_LOGS_EXPORTER`: (otlp, console, whether `otlp` was asked for by name).
+fn exporters(env: &Env) -> Result<(bool, bool, bool), InitError> {
     let Some(raw) = env.get("OTEL_LOGS_EXPORTER") else {
-        return Ok((true, true));
+        return Ok((true, true, false));
     };
     let expected = "`otlp`, `console`, `none`, or a comma-separated list of `otlp` and `console`";
     let (mut otlp, mut console) = (false, false);
@@ -46,7 +50,7 @@ fn exporters(env: &Env) -> Result<(bool, bool), InitError> {
             _ => return Err(invalid("OTEL_LOGS_EXPORTER", &raw, expected)),
         }
     }
-    Ok((otlp, console))
+    Ok((otlp, console, otlp))
 }
 
 /// The batch settings: `OTEL_BLRP_*` and `OBS_BLRP_MAX_QUEUE_BYTES` over the defaults.
@@ -86,34 +90,82 @@ fn batch(env: &Env) -> Result<LogBatchConfig, InitError> {
     Ok(batch)
 }
 
+/// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` and `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`,
+/// else the general `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` and `OTEL_ATTRIBUTE_COUNT_LIMIT`,
+/// over the defaults.
+fn limits(env: &Env) -> Result<LogRecordLimits, InitError> {
+    let mut limits = LogRecordLimits::default();
+    for (vars, slot, what) in [
+        (
+            [
+                "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            ],
+            &mut limits.attribute_value_length,
+            "a length in bytes",
+        ),
+        (
+            [
+                "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+                "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            ],
+            &mut limits.attribute_count,
+            "a number of attributes",
+        ),
+    ] {
+        for var in vars {
+            if let Some(n) = parse_number::<usize>(env, var, what)? {
+                *slot = n;
+                break;
+            }
+        }
+    }
+    Ok(limits)
+}
+
 /// Resolves where log records go.
 pub(super) fn log_export(s: &Settings, env: &Env) -> Result<LogExport, InitError> {
-    let (otlp, console) = exporters(env)?;
+    let (otlp, console, named) = exporters(env)?;
     let otlp = s.otlp_logs.unwrap_or(otlp) && !sdk_disabled(env)?;
     let batch = batch(env)?;
-    let destination = destination(s, env, &LOGS)?;
-    let endpoint = match (&destination.endpoint, otlp) {
-        (Some(endpoint), true) => endpoint.clone(),
-        _ => {
-            return Ok(LogExport {
-                factory: None,
-                batch,
-                console,
-                desc: "logs to standard output".to_owned(),
-            });
-        }
+    let limits = limits(env)?;
+    let mut destination = destination(s, env, &LOGS)?;
+    // Asked for by name with no endpoint: the specification's default, so that records
+    // are sent (and a failure said), never silently lost.
+    if named && otlp && destination.endpoint.is_none() && cfg!(feature = "otlp") {
+        destination.endpoint = Some(default_endpoint(destination.protocol, &LOGS));
+    }
+    let Some(endpoint) = destination.endpoint.clone().filter(|_| otlp) else {
+        let desc = if console {
+            "logs to standard output"
+        } else {
+            "no log lines or records (OTEL_LOGS_EXPORTER); export trouble still to standard output"
+        };
+        return Ok(LogExport {
+            factory: None,
+            batch,
+            console,
+            desc: desc.to_owned(),
+            limits,
+        });
     };
     validate(&destination, &endpoint)?;
     let desc = format!(
-        "logs over OTLP {} to {endpoint}{}",
+        "logs over OTLP {} to {}{}",
         destination.protocol.as_str(),
-        if console { " and standard output" } else { "" }
+        crate::redact::scrub(&endpoint),
+        if console {
+            " and standard output"
+        } else {
+            "; export trouble to standard output"
+        }
     );
     Ok(LogExport {
         factory: Some(factory(destination, endpoint)),
         batch,
         console,
         desc,
+        limits,
     })
 }
 

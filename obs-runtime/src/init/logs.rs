@@ -75,10 +75,13 @@ pub(super) fn filter(s: &mut Settings, env: &Env) -> Result<Filter, InitError> {
 
 /// The log layer, unless code turned logs off: the format from code or `OBS_LOG_FORMAT`,
 /// and the writer it writes to (standard output through a non-blocking queue by default).
+/// Without `console` (`OTEL_LOGS_EXPORTER` without it), it writes only the lines about
+/// export trouble.
 pub(super) fn logs(
     s: &mut Settings,
     env: &Env,
     resource: &Resource,
+    console: bool,
 ) -> Result<Option<(LogLayer, LogWriter)>, InitError> {
     let format = match s.log_format {
         Some(f) => f,
@@ -115,6 +118,11 @@ pub(super) fn logs(
                 text("service.version").as_deref(),
                 text("deployment.environment.name").as_deref(),
             );
+        let layer = if console {
+            layer
+        } else {
+            layer.export_trouble_only()
+        };
         (layer, writer)
     });
     Ok(logs)

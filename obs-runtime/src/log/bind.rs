@@ -1,6 +1,7 @@
 //! Fields bound to a span, carried by every log line inside it.
 
 use std::fmt::{self};
+use std::sync::Arc;
 
 use tracing::Span;
 use tracing::field::{Field, Visit};
@@ -8,9 +9,10 @@ use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Fields bound to a span with [`bind`].
+/// Fields bound to a span with [`bind`]: values scrubbed of secrets once, when bound, and
+/// shared (not copied) by every line and record written inside the span.
 #[derive(Default)]
-pub(super) struct Bound(pub(super) Vec<(&'static str, String)>);
+pub(super) struct Bound(pub(super) Vec<(&'static str, Arc<str>)>);
 
 /// Binds `key = value` to `span`: every log line emitted inside it (or inside its
 /// descendants, across `.await`s when the span instruments the future) carries the field.
@@ -45,6 +47,10 @@ pub(crate) fn bind_all(
 impl Bound {
     /// Sets `key`, replacing an earlier binding of it.
     pub(super) fn set(&mut self, key: &'static str, value: String) {
+        let value: Arc<str> = match crate::redact::scrub(&value) {
+            std::borrow::Cow::Borrowed(_) => value.into(),
+            std::borrow::Cow::Owned(masked) => masked.into(),
+        };
         self.0.retain(|(k, _)| *k != key);
         self.0.push((key, value));
     }

@@ -4,10 +4,10 @@
 //! `obs_log_records_dropped_total{reason}`; the first failed export is said with its
 //! cause, as for spans.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use tracing::Level;
 use crate::metrics::self_metrics::{
     LOG_EXPORT_ERRORS, LOG_RECORDS_DROPPED, LOG_RECORDS_EXPORTED, LogDropReason,
 };
+use crate::trace::queue::{BatchQueue, Batcher, CloseOnDrop};
 use crate::trace::{AttrValue, ExportError, ExportTarget, Resource, SpanContext};
 use crate::trace::{Trouble, mark_export_thread};
 
@@ -27,11 +28,16 @@ pub(crate) struct LogRecord {
     pub(crate) time_unix_nanos: u64,
     pub(crate) level: Level,
     /// The event's target (a module path): the record's instrumentation scope.
-    pub(crate) target: String,
+    pub(crate) target: Cow<'static, str>,
     /// The message.
     pub(crate) body: String,
-    /// The event's fields, then the fields bound to its span; secrets redacted.
+    /// The event's fields; secrets redacted.
     pub(crate) attributes: Vec<(&'static str, AttrValue)>,
+    /// The fields bound to its span that the event does not set itself; secrets
+    /// redacted.
+    pub(crate) bound: Vec<(&'static str, Arc<str>)>,
+    /// Attributes the count limit dropped.
+    pub(crate) dropped_attributes: u32,
     /// The span it was written in.
     pub(crate) context: Option<SpanContext>,
 }
@@ -52,6 +58,11 @@ impl LogRecord {
                             _ => 0,
                         }
                 })
+                .sum::<usize>()
+            + self
+                .bound
+                .iter()
+                .map(|(_, v)| core::mem::size_of::<(&str, Arc<str>)>() + v.len())
                 .sum::<usize>()
     }
 }
@@ -83,6 +94,26 @@ impl LogExporter for Unavailable {
     }
 }
 
+/// What one exported record may hold (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` and
+/// `…_COUNT_LIMIT`, else the general `OTEL_ATTRIBUTE_*`): as for spans, values are cut at
+/// 4 096 bytes by default (the specification sets no limit; fields often carry what
+/// clients sent) and at most 128 attributes are kept. What they cut is counted in
+/// `obs_log_record_limits_total{limit}` and in the record's `dropped_attributes_count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogRecordLimits {
+    pub(crate) attribute_value_length: usize,
+    pub(crate) attribute_count: usize,
+}
+
+impl Default for LogRecordLimits {
+    fn default() -> Self {
+        Self {
+            attribute_value_length: 4096,
+            attribute_count: 128,
+        }
+    }
+}
+
 /// Sizes and timing of the log batch queue (`OTEL_BLRP_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LogBatchConfig {
@@ -108,12 +139,6 @@ impl Default for LogBatchConfig {
     }
 }
 
-enum Msg {
-    Record(Box<LogRecord>),
-    Flush(mpsc::Sender<()>),
-    Shutdown(mpsc::Sender<()>),
-}
-
 #[derive(Default)]
 struct Counters {
     exported: AtomicU64,
@@ -123,10 +148,7 @@ struct Counters {
 }
 
 struct Shared {
-    tx: mpsc::Sender<Msg>,
-    queued: AtomicUsize,
-    queued_bytes: AtomicUsize,
-    config: LogBatchConfig,
+    queue: BatchQueue<LogRecord>,
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
     dispatch: OnceLock<tracing::dispatcher::WeakDispatch>,
@@ -172,17 +194,9 @@ impl LogPipeline {
         config: LogBatchConfig,
         resource: Resource,
     ) -> Self {
-        let (tx, rx) = mpsc::channel();
+        let max_batch = config.max_batch.clamp(1, 4096);
         let shared = Arc::new(Shared {
-            tx,
-            queued: AtomicUsize::new(0),
-            queued_bytes: AtomicUsize::new(0),
-            config: LogBatchConfig {
-                max_queue: config.max_queue.max(1),
-                max_queue_bytes: config.max_queue_bytes.max(1),
-                max_batch: config.max_batch.clamp(1, 4096),
-                delay: config.delay,
-            },
+            queue: BatchQueue::new(config.max_queue, config.max_queue_bytes, max_batch),
             counters: Counters::default(),
             worker: Mutex::new(None),
             dispatch: OnceLock::new(),
@@ -192,15 +206,21 @@ impl LogPipeline {
             .name("obs-log-export".into())
             .spawn(move || {
                 mark_export_thread();
+                let _close = CloseOnDrop(&worker_shared.queue);
                 let mut exporter = make().unwrap_or_else(|e| Box::new(Unavailable(e)));
                 exporter.set_resource(&resource);
-                Worker {
+                let mut worker = Worker {
                     exporter,
                     batch: Vec::new(),
                     trouble: Trouble::new("logs", "log records"),
-                    shared: worker_shared,
-                }
-                .run(&rx);
+                    shared: Arc::clone(&worker_shared),
+                };
+                crate::trace::queue::run(
+                    &worker_shared.queue,
+                    &mut worker,
+                    max_batch,
+                    config.delay,
+                );
             });
         if let Ok(handle) = handle {
             *shared.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
@@ -210,16 +230,12 @@ impl LogPipeline {
 
     /// Queues a record; drops (and counts) it when the queue is full by count or bytes.
     pub(crate) fn push(&self, record: LogRecord) {
-        let shared = &self.shared;
         let bytes = record.approx_bytes();
-        let full = shared.queued.fetch_add(1, Ordering::Relaxed) >= shared.config.max_queue;
-        let too_big = shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes
-            > shared.config.max_queue_bytes;
-        let sent = !full && !too_big && shared.tx.send(Msg::Record(Box::new(record))).is_ok();
-        if !sent {
-            shared.queued.fetch_sub(1, Ordering::Relaxed);
-            shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-            shared.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        if self.shared.queue.push(record, bytes).is_err() {
+            self.shared
+                .counters
+                .queue_full
+                .fetch_add(1, Ordering::Relaxed);
             LOG_RECORDS_DROPPED.with(LogDropReason::QueueFull).inc();
         }
     }
@@ -232,13 +248,13 @@ impl LogPipeline {
 
     /// Exports everything queued so far; `false` if that did not finish within `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        self.request(Msg::Flush, timeout)
+        self.shared.queue.flush(timeout)
     }
 
     /// Exports everything queued and stops the thread; `false` if that did not finish
     /// within `timeout`.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let done = self.request(Msg::Shutdown, timeout);
+        let done = self.shared.queue.shutdown(timeout);
         if done {
             let handle = self
                 .shared
@@ -251,12 +267,6 @@ impl LogPipeline {
             }
         }
         done
-    }
-
-    fn request(&self, make: fn(mpsc::Sender<()>) -> Msg, timeout: Duration) -> bool {
-        let (ack_tx, ack_rx) = mpsc::channel();
-        let sent = self.shared.tx.send(make(ack_tx)).is_ok();
-        sent && ack_rx.recv_timeout(timeout).is_ok()
     }
 
     /// This pipeline's counts.
@@ -278,70 +288,25 @@ struct Worker {
     shared: Arc<Shared>,
 }
 
-impl Worker {
-    fn run(mut self, rx: &Receiver<Msg>) {
-        let delay = self.shared.config.delay;
-        let mut last_export = Instant::now();
-        loop {
-            let wait = delay
-                .saturating_sub(last_export.elapsed())
-                .max(Duration::from_millis(1));
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Record(record)) => {
-                    self.take(*record);
-                    if self.batch.len() >= self.shared.config.max_batch {
-                        self.export();
-                        last_export = Instant::now();
-                    }
-                }
-                Ok(Msg::Flush(ack)) => {
-                    self.drain(rx);
-                    self.export();
-                    last_export = Instant::now();
-                    let _ = ack.send(());
-                }
-                Ok(Msg::Shutdown(ack)) => {
-                    self.drain(rx);
-                    self.export();
-                    let _ = ack.send(());
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.export();
-                    last_export = Instant::now();
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.export();
-                    return;
-                }
-            }
-        }
-    }
-
-    fn drain(&mut self, rx: &Receiver<Msg>) {
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                Msg::Record(record) => {
-                    self.take(*record);
-                    if self.batch.len() >= self.shared.config.max_batch {
-                        self.export();
-                    }
-                }
-                Msg::Flush(ack) | Msg::Shutdown(ack) => {
-                    let _ = ack.send(());
-                }
-            }
-        }
-    }
-
-    fn take(&mut self, record: LogRecord) {
-        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-        self.shared
-            .queued_bytes
-            .fetch_sub(record.approx_bytes(), Ordering::Relaxed);
+impl Batcher<LogRecord> for Worker {
+    fn accept(&mut self, record: LogRecord) {
         self.batch.push(record);
     }
 
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn export(&mut self) {
+        Worker::export(self);
+    }
+
+    fn finish(&mut self) {
+        Worker::export(self);
+    }
+}
+
+impl Worker {
     fn export(&mut self) {
         if self.batch.is_empty() {
             return;

@@ -2,16 +2,19 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::export::{LogPipeline, LogRecord};
+use super::export::{LogPipeline, LogRecord, LogRecordLimits};
 use super::line::Redaction;
 use super::record::collect;
+use crate::metrics::self_metrics::{LOG_RECORD_LIMITS, RecordLimit};
 use crate::redact::REDACTED;
 use crate::time::unix_nanos;
+use crate::trace::record::truncated;
 use crate::trace::{AttrValue, EXCEPTION_TARGET, EXPORT_TARGET, on_export_thread};
 
 /// Hands every event to a [`LogPipeline`] as a log record: severity, message, fields,
@@ -20,6 +23,7 @@ use crate::trace::{AttrValue, EXCEPTION_TARGET, EXPORT_TARGET, on_export_thread}
 pub(crate) struct LogExportLayer {
     pipeline: LogPipeline,
     allowed: Vec<Cow<'static, str>>,
+    limits: LogRecordLimits,
 }
 
 impl fmt::Debug for LogExportLayer {
@@ -31,9 +35,18 @@ impl fmt::Debug for LogExportLayer {
 }
 
 impl LogExportLayer {
-    /// Records go to `pipeline`; keys in `allowed` are exported even if they look secret.
-    pub(crate) fn new(pipeline: LogPipeline, allowed: Vec<Cow<'static, str>>) -> Self {
-        Self { pipeline, allowed }
+    /// Records go to `pipeline`, within `limits`; keys in `allowed` are exported even if
+    /// they look secret.
+    pub(crate) fn new(
+        pipeline: LogPipeline,
+        allowed: Vec<Cow<'static, str>>,
+        limits: LogRecordLimits,
+    ) -> Self {
+        Self {
+            pipeline,
+            allowed,
+            limits,
+        }
     }
 }
 
@@ -65,23 +78,63 @@ where
                 value
             }
         };
+        let limits = self.limits;
         let mut attributes: Vec<(&'static str, AttrValue)> = collected
             .fields
             .attributes
             .into_iter()
             .map(|(k, v)| (k, redacted(k, v)))
             .collect();
-        for (key, value) in collected.bound {
-            if !attributes.iter().any(|(k, _)| *k == key) {
-                attributes.push((key, redacted(key, AttrValue::Str(Cow::Owned(value)))));
+        // The span's bound values are shared, not copied: the export thread encodes them.
+        let mut bound = collected.bound;
+        bound.retain(|(key, _)| !attributes.iter().any(|(k, _)| k == key));
+        for (key, value) in &mut bound {
+            if redaction.redacted(key) {
+                *value = Arc::from(REDACTED);
+            }
+        }
+        // The limits: the event's own fields first, then the bound ones.
+        let total = attributes.len() + bound.len();
+        let dropped = total.saturating_sub(limits.attribute_count);
+        if dropped > 0 {
+            let keep = limits.attribute_count;
+            attributes.truncate(keep);
+            bound.truncate(keep - attributes.len());
+            LOG_RECORD_LIMITS
+                .with(RecordLimit::AttributeCount)
+                .inc_by(dropped as u64);
+        }
+        for (_, value) in &mut attributes {
+            if let AttrValue::Str(s) = value
+                && let Some(cut) = truncated(s, limits.attribute_value_length)
+            {
+                *value = AttrValue::Str(Cow::Owned(cut.to_owned()));
+                LOG_RECORD_LIMITS
+                    .with(RecordLimit::AttributeValueLength)
+                    .inc();
+            }
+        }
+        for (_, value) in &mut bound {
+            if let Some(cut) = truncated(value, limits.attribute_value_length) {
+                *value = Arc::from(cut);
+                LOG_RECORD_LIMITS
+                    .with(RecordLimit::AttributeValueLength)
+                    .inc();
             }
         }
         self.pipeline.push(LogRecord {
             time_unix_nanos: unix_nanos(),
             level: collected.level,
-            target: collected.target.to_owned(),
+            // The callsite's static target, copied only for a `log` record's.
+            target: if std::ptr::eq(meta, event.metadata()) {
+                Cow::Borrowed(event.metadata().target())
+            } else {
+                Cow::Owned(collected.target.to_owned())
+            },
             body: collected.fields.message.unwrap_or_default(),
             attributes,
+            bound,
+            dropped_attributes: u32::try_from(dropped).unwrap_or(u32::MAX),
             context: collected.context,
         });
     }

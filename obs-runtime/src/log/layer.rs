@@ -21,6 +21,9 @@ pub struct LogLayer {
     allowed: Vec<Cow<'static, str>>,
     /// The service's fields, rendered once as a JSON fragment (`,"service.name":"…"`).
     service: String,
+    /// Writes only the lines about export trouble (log lines are off, records may go to a
+    /// collector: its failures must still be said somewhere).
+    export_trouble_only: bool,
 }
 
 impl fmt::Debug for LogLayer {
@@ -40,7 +43,14 @@ impl LogLayer {
             writer,
             allowed: Vec::new(),
             service: String::new(),
+            export_trouble_only: false,
         }
+    }
+
+    /// Writes only the lines about export trouble (target `obs::export`).
+    pub(crate) fn export_trouble_only(mut self) -> Self {
+        self.export_trouble_only = true;
+        self
     }
 
     /// Names the service in every JSON line: `service.name`, and `service.version` and
@@ -112,6 +122,9 @@ where
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         #[cfg(not(feature = "log-bridge"))]
         let meta = event.metadata();
+        if self.export_trouble_only && !meta.target().starts_with(crate::trace::EXPORT_TARGET) {
+            return;
+        }
         if meta.target() == crate::trace::EXCEPTION_TARGET {
             // A span event of `#[observe]` (the trace carries it); a failed call logs a
             // line only when it asks with `err(level = ..)`.

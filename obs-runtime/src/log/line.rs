@@ -19,7 +19,7 @@ pub(super) struct Line<'a> {
     pub(super) service: &'a str,
     /// The trace and span ids, as hex digits.
     pub(super) trace: Option<([u8; 32], [u8; 16])>,
-    pub(super) bound: &'a [(&'static str, String)],
+    pub(super) bound: &'a [(&'static str, std::sync::Arc<str>)],
     pub(super) fields: &'a [(&'static str, AttrValue)],
 }
 

@@ -56,13 +56,13 @@ pub use bind::bind;
 pub(crate) use bind::bind_all;
 #[cfg(feature = "otlp")]
 pub(crate) use export::LogExporter;
-pub(crate) use export::{LogBatchConfig, LogExporterFactory};
+pub(crate) use export::{LogBatchConfig, LogExporterFactory, LogRecordLimits};
 pub use export::{LogPipeline, LogPipelineStats};
 pub(crate) use export_layer::LogExportLayer;
 pub use layer::LogLayer;
 #[cfg(feature = "otlp")]
 pub(crate) use otlp::OtlpLogExporter;
-pub use writer::{DEFAULT_QUEUE_LINES, LogFormat, LogWriter, MemoryLog};
+pub use writer::{DEFAULT_QUEUE_LINES, LogFormat, LogWriter, MAX_QUEUE_BYTES, MemoryLog};
 
 /// JSON string escaping, shared with the health endpoint's body and the generated
 /// dashboards and rules.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::logs::v1::{
     LogRecord as ProtoRecord, ResourceLogs, ScopeLogs, SeverityNumber,
 };
@@ -13,7 +13,7 @@ use tracing::Level;
 
 use super::export::{LogExporter, LogRecord};
 use crate::time::unix_nanos;
-use crate::trace::otlp::{GrpcCall, Sender, key_value, proto_resource, scope};
+use crate::trace::otlp::{GrpcCall, Sender, into_key_value, proto_resource, scope};
 use crate::trace::{ExportError, ExportTarget, Protocol, Resource, TlsConfig};
 
 /// The W3C `sampled` flag in a log record's flags.
@@ -109,9 +109,17 @@ fn record(record: LogRecord, observed: u64) -> ProtoRecord {
         }),
         attributes: record
             .attributes
-            .iter()
-            .map(|(k, v)| key_value(k, v))
+            .into_iter()
+            .map(|(k, v)| into_key_value(k, v))
+            .chain(record.bound.iter().map(|(k, v)| KeyValue {
+                key: (*k).to_owned(),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue(v.to_string())),
+                }),
+                ..KeyValue::default()
+            }))
             .collect(),
+        dropped_attributes_count: record.dropped_attributes,
         flags,
         trace_id,
         span_id,

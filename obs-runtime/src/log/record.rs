@@ -2,6 +2,7 @@
 //! output and the record exported over OTLP, so that both carry the same fields.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -22,7 +23,7 @@ pub(crate) struct Collected<'a> {
     /// The span the event happened in.
     pub(crate) context: Option<SpanContext>,
     /// Fields bound to its span and ancestors, the innermost binding of a key winning.
-    pub(crate) bound: Vec<(&'static str, String)>,
+    pub(crate) bound: Vec<(&'static str, Arc<str>)>,
 }
 
 /// Reads `event` in `ctx`: its fields (values scrubbed of URL credentials and `key: value`
@@ -53,13 +54,13 @@ where
     let context = span
         .as_ref()
         .and_then(|s| layer_state_context(&s.extensions()));
-    let mut bound: Vec<(&'static str, String)> = Vec::new();
+    let mut bound: Vec<(&'static str, Arc<str>)> = Vec::new();
     if let Some(span) = &span {
         for s in span.scope().from_root() {
             if let Some(b) = s.extensions().get::<Bound>() {
                 for (k, v) in &b.0 {
                     bound.retain(|(key, _)| key != k);
-                    bound.push((k, crate::redact::scrub(v).into_owned()));
+                    bound.push((k, Arc::clone(v)));
                 }
             }
         }

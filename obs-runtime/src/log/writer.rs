@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -37,13 +38,27 @@ impl LogFormat {
 #[derive(Clone)]
 pub struct LogWriter(
     pub(super) Arc<dyn Fn(&str) + Send + Sync>,
-    /// Waits until the lines handed over so far are written (a non-blocking writer).
-    Option<Arc<dyn Fn(Duration) -> bool + Send + Sync>>,
+    /// The queue and thread of a non-blocking writer.
+    Option<Arc<Background>>,
 );
+
+/// What a non-blocking writer keeps beside its queue.
+struct Background {
+    /// Waits until the lines handed over so far are written.
+    flush: Box<dyn Fn(Duration) -> bool + Send + Sync>,
+    /// Lines queued and not yet written.
+    pending: Arc<AtomicUsize>,
+    /// Closed: lines are written in place from now on (the program is ending).
+    closed: Arc<AtomicBool>,
+}
 
 /// Lines a non-blocking writer holds by default before it drops (about 5 MB of typical
 /// JSON lines).
 pub const DEFAULT_QUEUE_LINES: usize = 16_384;
+
+/// Bytes of lines a non-blocking writer holds at most, whatever its line count: huge
+/// lines fill it long before the count does.
+pub const MAX_QUEUE_BYTES: usize = 16 << 20;
 
 enum Queued {
     Line(String),
@@ -79,8 +94,9 @@ impl LogWriter {
     }
 
     /// `inner`, written by a thread of its own: a log call only queues its line, so it
-    /// never waits for a slow pipe or disk. When `capacity` lines are waiting, further
-    /// lines are dropped and counted in `obs_log_lines_dropped_total`. This is `init()`'s
+    /// never waits for a slow pipe or disk. When `capacity` lines (or [`MAX_QUEUE_BYTES`]
+    /// of them) are waiting, further lines are dropped and counted in
+    /// `obs_log_lines_dropped_total`. This is `init()`'s
     /// default, around standard output with [`DEFAULT_QUEUE_LINES`].
     ///
     /// ```
@@ -95,12 +111,21 @@ impl LogWriter {
     /// ```
     pub fn non_blocking(inner: LogWriter, capacity: usize) -> Self {
         let (tx, rx) = mpsc::sync_channel::<Queued>(capacity.max(1));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let written = Arc::clone(&pending);
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let bytes_written = Arc::clone(&bytes);
+        let thread_inner = inner.clone();
         let spawned = std::thread::Builder::new()
             .name("obs-log-writer".into())
             .spawn(move || {
                 for queued in rx {
                     match queued {
-                        Queued::Line(line) => (inner.0)(&line),
+                        Queued::Line(line) => {
+                            (thread_inner.0)(&line);
+                            written.fetch_sub(1, Ordering::Relaxed);
+                            bytes_written.fetch_sub(line.len(), Ordering::Relaxed);
+                        }
                         Queued::Flush(done) => {
                             let _ = done.send(());
                         }
@@ -109,14 +134,28 @@ impl LogWriter {
             });
         if spawned.is_err() {
             // No thread to write: keep writing in place rather than losing every line.
-            return Self::new(|line| {
-                let _ = std::io::stdout().lock().write_all(line.as_bytes());
-            });
+            return inner;
         }
+        let closed = Arc::new(AtomicBool::new(false));
         let lines: SyncSender<Queued> = tx.clone();
-        let write = move |line: &str| match lines.try_send(Queued::Line(line.to_owned())) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => LOG_LINES_DROPPED.inc(),
+        let (queued, in_place) = (Arc::clone(&pending), Arc::clone(&closed));
+        let write = move |line: &str| {
+            if in_place.load(Ordering::Relaxed) {
+                (inner.0)(line);
+                return;
+            }
+            let len = line.len();
+            if bytes.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUE_BYTES {
+                bytes.fetch_sub(len, Ordering::Relaxed);
+                LOG_LINES_DROPPED.inc();
+                return;
+            }
+            queued.fetch_add(1, Ordering::Relaxed);
+            if lines.try_send(Queued::Line(line.to_owned())).is_err() {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                bytes.fetch_sub(len, Ordering::Relaxed);
+                LOG_LINES_DROPPED.inc();
+            }
         };
         let flush = move |timeout: Duration| {
             let deadline = Instant::now() + timeout;
@@ -137,7 +176,27 @@ impl LogWriter {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .is_ok()
         };
-        Self(Arc::new(write), Some(Arc::new(flush)))
+        Self(
+            Arc::new(write),
+            Some(Arc::new(Background {
+                flush: Box::new(flush),
+                pending,
+                closed,
+            })),
+        )
+    }
+
+    /// For the end of the program: waits up to `timeout` for the queued lines, then
+    /// writes every later line in place (a line logged while values are dropped after
+    /// the guard must not wait in a queue the exiting process never drains). Returns the
+    /// lines still queued and not written by then.
+    pub(crate) fn close(&self, timeout: Duration) -> usize {
+        let Some(background) = &self.1 else {
+            return 0;
+        };
+        let _ = (background.flush)(timeout);
+        background.closed.store(true, Ordering::Relaxed);
+        background.pending.load(Ordering::Relaxed)
     }
 
     /// Writes one line (newline included).
@@ -148,7 +207,7 @@ impl LogWriter {
     /// Waits up to `timeout` until every line handed over so far is written; `true` at
     /// once for a writer that writes in place.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.1.as_ref().is_none_or(|flush| flush(timeout))
+        self.1.as_ref().is_none_or(|b| (b.flush)(timeout))
     }
 
     /// An in-memory sink and a handle to read it, for tests.

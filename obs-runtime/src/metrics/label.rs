@@ -31,7 +31,9 @@ use core::fmt;
 /// Derive attributes: `#[label(rename = "..")]` on a variant; on the enum,
 /// `#[label(rename_all = "..")]` (`snake_case` by default, `SCREAMING_SNAKE_CASE`,
 /// `kebab-case`, `lowercase`, `UPPERCASE`, `camelCase`, `PascalCase`) and
-/// `#[label(crate = path)]` for crates that re-export obs. Structs, unions, generic or empty
+/// `#[label(crate = path)]` for crates that re-export obs, and `#[label(do_not_recommend)]`
+/// to keep a library's own label enums out of the types rustc lists when a user passes a
+/// type that is not a label. Structs, unions, generic or empty
 /// enums, variants with fields and two variants rendering the same value are compile errors
 /// at the offending token:
 ///
@@ -76,7 +78,7 @@ pub trait Label: Sized + 'static {
 }
 
 /// A label type seen through a projection: `metric!` names its label types as
-/// `<T as Bounded>::Type`, so a type that is not a [`Label`] is one error at the type
+/// `<T as LabelType>::Type`, so a type that is not a [`Label`] is one error at the type
 /// (with `Label`'s advice) and the family built from it raises no second one.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
@@ -85,13 +87,13 @@ pub trait Label: Sized + 'static {
     note = "a label value creates one time series per distinct value; use a fieldless enum with `#[derive(obs_runtime::Label)]`",
     note = "for a per-request value (user id, raw path, request id), record it as a span attribute instead: `#[observe(fields(user_id = %id))]`"
 )]
-pub trait Bounded {
+pub trait LabelType {
     /// The label type itself.
     type Type: Label;
 }
 
 #[diagnostic::do_not_recommend]
-impl<T: Label> Bounded for T {
+impl<T: Label> LabelType for T {
     type Type = T;
 }
 

@@ -47,6 +47,15 @@ pub(crate) enum SpanLimit {
     EventCount,
 }
 
+/// Which log record limit cut something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, obs_macros::Label)]
+pub(crate) enum RecordLimit {
+    /// A string attribute value was cut to the length limit.
+    AttributeValueLength,
+    /// An attribute past the count limit was dropped.
+    AttributeCount,
+}
+
 obs_macros::metric! {
     /// Label combinations folded into an overflow series because their family reached its
     /// series cap.
@@ -70,4 +79,6 @@ obs_macros::metric! {
     pub(crate) counter LOG_RECORDS_DROPPED("obs_log_records_dropped_total", reason: LogDropReason);
     /// Failed log export calls (each drops its batch).
     pub(crate) counter LOG_EXPORT_ERRORS("obs_log_export_errors_total");
+    /// What the log record limits cut: values shortened, attributes dropped.
+    pub(crate) counter LOG_RECORD_LIMITS("obs_log_record_limits_total", limit: RecordLimit);
 }

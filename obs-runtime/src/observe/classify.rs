@@ -66,7 +66,8 @@ impl fmt::Debug for Message<'_> {
     }
 }
 
-/// Causes written after an error's message at most: a `source()` chain that loops ends.
+/// Causes written after an error's message at most (then `: …`): a `source()` chain that
+/// loops ends.
 const MAX_CAUSES: usize = 16;
 
 impl fmt::Display for Message<'_> {
@@ -86,6 +87,10 @@ impl fmt::Display for Message<'_> {
                         written.push_str(&text);
                     }
                     source = cause.source();
+                }
+                if source.is_some() {
+                    // Cut, and said to be: the chain goes deeper (or loops).
+                    f.write_str(": …")?;
                 }
                 Ok(())
             }
@@ -306,5 +311,29 @@ pub fn predicate<T>(_output: &T, holds: bool, ok_when: bool) -> CallOutcome<'_> 
             type_name,
             message: Message::None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Message;
+    use std::error::Error;
+
+    #[test]
+    fn a_chain_that_loops_ends_and_says_it_was_cut() {
+        #[derive(Debug)]
+        struct Loop;
+        static LOOP: Loop = Loop;
+        impl std::fmt::Display for Loop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("again")
+            }
+        }
+        impl Error for Loop {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&LOOP)
+            }
+        }
+        assert_eq!(Message::Error(&Loop).to_string(), "again: …");
     }
 }

@@ -30,9 +30,9 @@ pub(crate) fn hint(target: &ExportTarget, signal: &str, cause: &str) -> Option<S
     // An HTTP/1.1 client gets an HTTP/2 frame back from a gRPC server, and a gRPC client
     // gets an HTTP/1.1 answer back from an HTTP server: either is the other port.
     let grpc_answered = lower.contains("invalid http version") || lower.contains("http2 preface");
-    let http_answered = lower.contains("frame with invalid size")
-        || lower.contains("h2 protocol error")
-        || lower.contains("invalid http/2");
+    // (Not any "h2 protocol error": a gRPC server's oversized status headers are one too.)
+    let http_answered =
+        lower.contains("frame with invalid size") || lower.contains("invalid http/2");
     match target.protocol {
         Protocol::HttpProtobuf if port == Some(4317) || grpc_answered => {
             return Some(format!(
@@ -60,6 +60,14 @@ pub(crate) fn hint(target: &ExportTarget, signal: &str, cause: &str) -> Option<S
         _ => {}
     }
     let path = format!("/v1/{signal}");
+    if target.protocol == Protocol::HttpProtobuf
+        && lower.contains("404")
+        && target.endpoint.ends_with(&format!("{path}/"))
+    {
+        return Some(format!(
+            "the endpoint ends in `{path}/`: a collector serves {path} without the trailing slash"
+        ));
+    }
     if target.protocol == Protocol::HttpProtobuf
         && lower.contains("404")
         && !target.endpoint.trim_end_matches('/').ends_with(&path)
@@ -121,6 +129,19 @@ mod tests {
         let http = |e: &str| target(Protocol::HttpProtobuf, e);
         let grpc = |e: &str| target(Protocol::Grpc, e);
         let of = |t: &ExportTarget, cause: &str| hint(t, "traces", cause).unwrap_or_default();
+        assert!(
+            of(&http("http://c:4318/v1/traces/"), "HTTP 404 Not Found")
+                .starts_with("the endpoint ends in `/v1/traces/`")
+        );
+        // A gRPC server's oversized status is an h2 protocol error too, not another port.
+        assert_eq!(
+            hint(
+                &grpc("http://c:7000"),
+                "logs",
+                "gRPC status ResourceExhausted: h2 protocol error: http2 error: header_list_way_too_large"
+            ),
+            None
+        );
         assert!(
             of(&http("http://c:4317/v1/traces"), "whatever")
                 .starts_with("4317 is the OTLP/gRPC port")

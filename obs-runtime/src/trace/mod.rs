@@ -51,6 +51,7 @@ pub(crate) mod otlp;
 mod pipeline;
 pub mod propagation;
 mod protocol;
+pub(crate) mod queue;
 pub(crate) mod record;
 mod sampler;
 mod state;

@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::export::{ExportError, SpanExporter, Unavailable};
+use super::queue::{BatchQueue, Batcher, CloseOnDrop};
 use super::sampler::tail::{DropSink, Tail};
 use super::trouble::Trouble;
 use super::{SpanRecord, TailSampling};
@@ -27,7 +27,7 @@ use crate::metrics::self_metrics::{DropReason, EXPORT_ERRORS, SPANS_DROPPED, SPA
 /// });
 /// # drop(builder);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PipelineConfig {
     /// Finished spans waiting for the exporter; beyond this they are dropped (default 2048,
     /// at most [`MAX_QUEUE_SIZE`]; the queue allocates as it fills).
@@ -98,21 +98,9 @@ impl DropSink for Counters {
     }
 }
 
-enum Msg {
-    Span(Box<SpanRecord>),
-    Flush(mpsc::Sender<()>),
-    Shutdown(mpsc::Sender<()>),
-}
-
 struct Shared {
-    /// Unbounded in itself (it allocates as it fills, never up front); `queued` bounds it.
-    tx: mpsc::Sender<Msg>,
-    /// Spans sent and not yet taken by the worker.
-    queued: AtomicUsize,
-    max_queue: usize,
-    /// Their estimated bytes.
-    queued_bytes: AtomicUsize,
-    max_queue_bytes: usize,
+    /// Bounded by count and bytes; allocates as it fills, never up front.
+    queue: BatchQueue<Box<SpanRecord>>,
     tail: bool,
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -158,13 +146,19 @@ impl Pipeline {
         config: PipelineConfig,
         tail: Option<TailSampling>,
     ) -> Self {
-        let (tx, rx) = mpsc::channel();
+        let PipelineConfig {
+            max_queue,
+            max_queue_bytes,
+            max_batch,
+            delay,
+        } = config;
+        let max_batch = max_batch.clamp(1, 4096);
         let shared = Arc::new(Shared {
-            tx,
-            queued: AtomicUsize::new(0),
-            max_queue: config.max_queue.clamp(1, MAX_QUEUE_SIZE),
-            queued_bytes: AtomicUsize::new(0),
-            max_queue_bytes: config.max_queue_bytes.max(1),
+            queue: BatchQueue::new(
+                max_queue.clamp(1, MAX_QUEUE_SIZE),
+                max_queue_bytes,
+                max_batch,
+            ),
             tail: tail.is_some(),
             counters: Counters::default(),
             worker: Mutex::new(None),
@@ -175,16 +169,17 @@ impl Pipeline {
             .name("obs-span-export".into())
             .spawn(move || {
                 super::trouble::mark_export_thread();
+                let _close = CloseOnDrop(&worker_shared.queue);
                 let exporter = make().unwrap_or_else(|e| Box::new(Unavailable(e)));
-                Worker {
+                let mut worker = Worker {
                     trouble: Trouble::new("traces", "spans"),
                     exporter,
-                    batch: Vec::with_capacity(config.max_batch.clamp(1, 4096)),
+                    batch: Vec::with_capacity(max_batch),
+                    max_batch,
                     tail: tail.map(Tail::new),
-                    config,
-                    shared: worker_shared,
-                }
-                .run(&rx);
+                    shared: Arc::clone(&worker_shared),
+                };
+                super::queue::run(&worker_shared.queue, &mut worker, max_batch, delay);
             });
         // Without a thread nothing is exported; the queue fills and drops are counted.
         if let Ok(handle) = handle {
@@ -195,15 +190,9 @@ impl Pipeline {
 
     /// Queues a finished span; drops (and counts) it when the queue is full.
     pub(crate) fn push(&self, span: Box<SpanRecord>) {
-        let shared = &self.shared;
         let bytes = span.approx_bytes();
-        let full = shared.queued.fetch_add(1, Ordering::Relaxed) >= shared.max_queue;
-        let too_big = shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes
-            > shared.max_queue_bytes;
-        if full || too_big || shared.tx.send(Msg::Span(span)).is_err() {
-            shared.queued.fetch_sub(1, Ordering::Relaxed);
-            shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
-            shared.counters.dropped(DropReason::QueueFull, 1);
+        if self.shared.queue.push(span, bytes).is_err() {
+            self.shared.counters.dropped(DropReason::QueueFull, 1);
         }
     }
 
@@ -221,13 +210,13 @@ impl Pipeline {
 
     /// Exports everything queued so far; `false` if that did not finish within `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        self.request(Msg::Flush, timeout)
+        self.shared.queue.flush(timeout)
     }
 
     /// Exports everything queued, shuts the exporter down and stops the thread; `false`
     /// if that did not finish within `timeout`. Spans finished later are dropped.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let done = self.request(Msg::Shutdown, timeout);
+        let done = self.shared.queue.shutdown(timeout);
         if done {
             let handle = self
                 .shared
@@ -240,17 +229,6 @@ impl Pipeline {
             }
         }
         done
-    }
-
-    fn request(&self, make: fn(mpsc::Sender<()>) -> Msg, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (ack_tx, ack_rx) = mpsc::channel();
-        if self.shared.tx.send(make(ack_tx)).is_err() {
-            return false;
-        }
-        ack_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
     }
 
     /// This pipeline's counts.
@@ -272,99 +250,46 @@ struct Worker {
     trouble: Trouble,
     exporter: Box<dyn SpanExporter>,
     batch: Vec<SpanRecord>,
+    max_batch: usize,
     tail: Option<Tail>,
-    config: PipelineConfig,
     shared: Arc<Shared>,
 }
 
-impl Worker {
-    fn run(mut self, rx: &Receiver<Msg>) {
-        let mut last_export = Instant::now();
-        loop {
-            let wait = self
-                .config
-                .delay
-                .saturating_sub(last_export.elapsed())
-                .max(Duration::from_millis(1));
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Span(span)) => {
-                    self.taken(&span);
-                    self.accept(*span);
-                    if self.batch.len() >= self.config.max_batch {
-                        self.export();
-                        last_export = Instant::now();
-                    }
-                }
-                Ok(Msg::Flush(ack)) => {
-                    self.drain(rx);
-                    self.export();
-                    last_export = Instant::now();
-                    let _ = ack.send(());
-                }
-                Ok(Msg::Shutdown(ack)) => {
-                    self.drain(rx);
-                    self.decide_held();
-                    self.export();
-                    let _ = catch_unwind(AssertUnwindSafe(|| self.exporter.shutdown()));
-                    let _ = ack.send(());
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if !self.batch.is_empty() {
-                        self.export();
-                    }
-                    last_export = Instant::now();
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.decide_held();
-                    self.export();
-                    let _ = catch_unwind(AssertUnwindSafe(|| self.exporter.shutdown()));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Takes the spans already queued (a flush covers everything finished before it).
-    fn drain(&mut self, rx: &Receiver<Msg>) {
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                Msg::Span(span) => {
-                    self.taken(&span);
-                    self.accept(*span);
-                    if self.batch.len() >= self.config.max_batch {
-                        self.export();
-                    }
-                }
-                // Covered by the flush or shutdown in progress.
-                Msg::Flush(ack) | Msg::Shutdown(ack) => {
-                    let _ = ack.send(());
-                }
-            }
-        }
-    }
-
-    /// A queued span was taken off the queue.
-    fn taken(&self, span: &SpanRecord) {
-        self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-        self.shared
-            .queued_bytes
-            .fetch_sub(span.approx_bytes(), Ordering::Relaxed);
-    }
-
-    fn accept(&mut self, span: SpanRecord) {
+impl Batcher<Box<SpanRecord>> for Worker {
+    fn accept(&mut self, span: Box<SpanRecord>) {
         match &mut self.tail {
-            None => self.batch.push(span),
-            Some(tail) => tail.accept(span, &mut self.batch, &self.shared.counters),
+            None => self.batch.push(*span),
+            Some(tail) => tail.accept(*span, &mut self.batch, &self.shared.counters),
         }
     }
 
-    fn decide_held(&mut self) {
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn export(&mut self) {
+        Worker::export(self);
+    }
+
+    fn finish(&mut self) {
         if let Some(tail) = &mut self.tail {
             tail.decide_all(&mut self.batch, &self.shared.counters);
         }
+        // The tail sampler's decisions may make a batch larger than one export takes.
+        while !self.batch.is_empty() {
+            let rest = if self.batch.len() > self.max_batch {
+                self.batch.split_off(self.max_batch)
+            } else {
+                Vec::new()
+            };
+            Worker::export(self);
+            self.batch = rest;
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| self.exporter.shutdown()));
     }
+}
 
+impl Worker {
     fn export(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -422,6 +347,6 @@ impl Worker {
                 None => self.trouble.say(&said),
             }
         }
-        self.batch = Vec::with_capacity(self.config.max_batch.clamp(1, 4096));
+        self.batch = Vec::with_capacity(self.max_batch);
     }
 }

@@ -92,8 +92,14 @@ pub(crate) struct EventFields {
 
 impl EventFields {
     fn push(&mut self, field: &Field, value: AttrValue) {
-        if !field.name().starts_with("log.") {
-            self.attributes.push((field.name(), value));
+        let name = field.name();
+        if name.starts_with("log.") {
+            return;
+        }
+        // A key written twice (`info!(a = 1, a = 2)`) is one attribute: the last value.
+        match self.attributes.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, held)) => *held = value,
+            None => self.attributes.push((name, value)),
         }
     }
 }

@@ -74,13 +74,18 @@ impl std::fmt::Display for ExportTarget {
 pub(crate) fn cause_chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
-    while let Some(cause) = source {
+    // At most 16 causes (then `: …`): a chain that loops ends.
+    for _ in 0..16 {
+        let Some(cause) = source else { break };
         let more = cause.to_string();
         if !more.is_empty() && !text.contains(&more) {
             text.push_str(": ");
             text.push_str(&more);
         }
         source = cause.source();
+    }
+    if source.is_some() {
+        text.push_str(": …");
     }
     crate::redact::scrub(&text).into_owned()
 }
@@ -211,8 +216,9 @@ impl Trouble {
                 target: EXPORT_TARGET,
                 signal,
                 cause = cause.as_str(),
-                destination = target.as_deref().unwrap_or(""),
-                hint = hint.as_deref().unwrap_or(""),
+                // Absent rather than empty when not known.
+                destination = target.as_deref(),
+                hint = hint.as_deref(),
                 "OTLP {signal} export failed; {items} are dropped and counted until it succeeds: {cause}{}{}",
                 target.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
                 hint.as_deref().map(|h| format!("; hint: {h}")).unwrap_or_default(),
@@ -280,6 +286,24 @@ mod tests {
             cause_chain(&error),
             "OTLP export failed: tcp connect error to http://user:[REDACTED]@c:4318: Connection refused (os error 111)"
         );
+    }
+
+    #[test]
+    fn a_chain_that_loops_ends_and_says_it_was_cut() {
+        #[derive(Debug)]
+        struct Loop;
+        static LOOP: Loop = Loop;
+        impl std::fmt::Display for Loop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("again")
+            }
+        }
+        impl Error for Loop {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&LOOP)
+            }
+        }
+        assert_eq!(cause_chain(&Loop), "again: …");
     }
 
     #[test]

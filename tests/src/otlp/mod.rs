@@ -31,6 +31,8 @@ struct State {
     headers: Mutex<Vec<(String, String)>>,
     /// HTTP status to answer with (0: 200 with a decoded body).
     status: AtomicU16,
+    /// Bytes of padding after the failing answer's message.
+    padding: std::sync::atomic::AtomicUsize,
     /// Milliseconds to wait before answering.
     delay_ms: AtomicU64,
     stop: AtomicBool,
@@ -247,6 +249,12 @@ impl Receiver {
         self.state.status.store(status, Ordering::Relaxed);
     }
 
+    /// Answers every request with `status` and a body of more than `bytes` bytes.
+    pub fn fail_with_long_body(&self, status: u16, bytes: usize) {
+        self.state.padding.store(bytes, Ordering::Relaxed);
+        self.fail_with(status);
+    }
+
     /// Waits `delay` before answering each request.
     pub fn delay(&self, delay: Duration) {
         self.state
@@ -400,7 +408,11 @@ fn serve_stream(stream: impl Read + Write, state: &State) {
         }
         let status = state.status.load(Ordering::Relaxed);
         let response = if status != 0 {
-            let body = "the test receiver fails on purpose";
+            let padding = state.padding.load(Ordering::Relaxed);
+            let body = format!(
+                "the test receiver fails on purpose{}",
+                " x".repeat(padding / 2)
+            );
             format!(
                 "HTTP/1.1 {status} Failing\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()

@@ -18,9 +18,18 @@ pub const MAX_ACCESS_FIELD_LEN: usize = 256;
 /// the request's span, so the JSON log line also carries its `trace_id`, `span_id` and
 /// `request_id`. Its fields: `http.request.method`, `http.route` (the template, absent
 /// when no route matched), `url.path` (never the query string), `http.response.status_code`
-/// (`499` when the client went away first), `duration_ms`, `client.address` (when the
-/// server was started with `into_make_service_with_connect_info`) and
+/// (`499` when the client went away first), `duration_ms`, `client.address` and
+/// `client.port` (the connection's IP and port, as the semantic conventions split them,
+/// when the server was started with `into_make_service_with_connect_info`) and
 /// `user_agent.original`, both length-capped.
+///
+/// The successful answers of obs's own `/metrics` handler ([`metrics_handler`]) and health
+/// routes ([`Health::router`]) are written at `debug` at most: a scrape every 15 s and a
+/// probe every few seconds would otherwise be most of the log (and of the log records
+/// shipped to a collector). Their failures keep the levels above.
+///
+/// [`metrics_handler`]: super::metrics_handler
+/// [`Health::router`]: super::Health::router
 ///
 /// ```
 /// use obs_runtime::axum::{AccessLog, ObsLayer};
@@ -52,11 +61,15 @@ impl AccessLog {
         }
     }
 
-    fn level(self, status: u16) -> Option<Level> {
+    /// The level of a request's line; `routine`: answered by obs's own `/metrics`
+    /// handler or health routes, whose successes are logged at `debug` at most.
+    fn level(self, status: u16, routine: bool) -> Option<Level> {
         let [ok, client, server] = self.levels?;
         Some(match status {
             500.. => server,
             400..500 => client,
+            // More verbose levels compare greater: the quieter of the two.
+            _ if routine => ok.max(Level::DEBUG),
             _ => ok,
         })
     }
@@ -67,6 +80,11 @@ impl Default for AccessLog {
         Self::DEFAULT
     }
 }
+
+/// Marks a response of obs's own `/metrics` handler or health routes: a scrape every
+/// 15 s and probes every few seconds would otherwise be most of the access log.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Routine;
 
 /// What the line needs from the request, taken when it arrives.
 #[derive(Debug)]
@@ -116,8 +134,8 @@ impl RequestLine {
     }
 
     /// Writes the line (inside the request's span).
-    pub(super) fn write(&self, config: AccessLog, status: u16, duration_ms: f64) {
-        let Some(level) = config.level(status) else {
+    pub(super) fn write(&self, config: AccessLog, status: u16, duration_ms: f64, routine: bool) {
+        let Some(level) = config.level(status, routine) else {
             return;
         };
         macro_rules! line {
@@ -130,7 +148,8 @@ impl RequestLine {
                     url.path = %self.path,
                     http.response.status_code = status,
                     duration_ms,
-                    client.address = self.client.map(tracing::field::display),
+                    client.address = self.client.map(|c| tracing::field::display(c.ip())),
+                    client.port = self.client.map(|c| c.port()),
                     user_agent.original = self.user_agent.as_deref(),
                     "request completed"
                 )
@@ -153,11 +172,18 @@ mod tests {
     #[test]
     fn levels_by_outcome_and_caps() {
         let log = AccessLog::DEFAULT;
-        assert_eq!(log.level(200), Some(Level::INFO));
-        assert_eq!(log.level(404), Some(Level::WARN));
-        assert_eq!(log.level(499), Some(Level::WARN));
-        assert_eq!(log.level(503), Some(Level::ERROR));
-        assert_eq!(AccessLog::OFF.level(500), None);
+        assert_eq!(log.level(200, false), Some(Level::INFO));
+        assert_eq!(log.level(404, false), Some(Level::WARN));
+        assert_eq!(log.level(499, false), Some(Level::WARN));
+        assert_eq!(log.level(503, false), Some(Level::ERROR));
+        assert_eq!(AccessLog::OFF.level(500, false), None);
+        // Scrapes and probes: successes at debug at most, failures as any request's.
+        assert_eq!(log.level(200, true), Some(Level::DEBUG));
+        assert_eq!(log.level(401, true), Some(Level::WARN));
+        assert_eq!(log.level(503, true), Some(Level::ERROR));
+        let chatty = AccessLog::levels(Level::TRACE, Level::INFO, Level::ERROR);
+        assert_eq!(chatty.level(200, true), Some(Level::TRACE));
+        assert_eq!(AccessLog::OFF.level(200, true), None);
         let agent = "é".repeat(300);
         let cut = capped(&agent);
         assert!(

@@ -371,5 +371,8 @@ impl Health {
 }
 
 fn json(status: StatusCode, body: String) -> Response {
-    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+    let mut response = (status, [(CONTENT_TYPE, "application/json")], body).into_response();
+    // A probe: its successes are access-logged at debug.
+    response.extensions_mut().insert(super::access::Routine);
+    response
 }

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use tracing::Span;
 use tracing::field::Empty;
 
-use super::access::{AccessLog, RequestLine};
+use super::access::{AccessLog, RequestLine, Routine};
 use super::outcome::Panicked;
 use super::routes::{Route, routes};
 use crate::metrics::{HttpMethod, Label, Slo};
@@ -329,7 +329,8 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn finish(self, status: u16, error: Option<&str>) {
+    /// `routine`: the answer of obs's own `/metrics` handler or health routes.
+    fn finish(self, status: u16, error: Option<&str>, routine: bool) {
         let _entered = self.span.enter();
         self.span.record("http.response.status_code", status);
         if status >= 500 || error.is_some() {
@@ -348,7 +349,7 @@ impl InFlight {
         cells.statuses.inc(status);
         HTTP_IN_PROGRESS.with(self.method).dec();
         if let Some(line) = &self.line {
-            line.write(self.access, status, seconds * 1e3);
+            line.write(self.access, status, seconds * 1e3, routine);
         }
     }
 }
@@ -380,9 +381,9 @@ pin_project_lite::pin_project! {
             // Count it, and bring in-progress back down.
             if let Some(state) = this.project().state.take() {
                 if state.polling.get() || std::thread::panicking() {
-                    state.finish(500, Some("panic"));
+                    state.finish(500, Some("panic"), false);
                 } else {
-                    state.finish(CLIENT_CLOSED, Some("client_closed"));
+                    state.finish(CLIENT_CLOSED, Some("client_closed"), false);
                 }
             }
         }
@@ -430,7 +431,8 @@ where
                 }
                 // A panic that `PanicLayer` answered: a 500 of error type `panic`.
                 let panicked = response.extensions().get::<Panicked>().map(|_| "panic");
-                state.finish(response.status().as_u16(), panicked);
+                let routine = response.extensions().get::<Routine>().is_some();
+                state.finish(response.status().as_u16(), panicked, routine);
                 Poll::Ready(Ok(response))
             }
             Err(error) => {
@@ -444,7 +446,7 @@ where
                         "exception"
                     );
                 }
-                state.finish(500, Some("handler_error"));
+                state.finish(500, Some("handler_error"), false);
                 Poll::Ready(Err(error))
             }
         }

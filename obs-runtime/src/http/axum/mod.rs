@@ -91,6 +91,8 @@ pub fn registry_handler(
             header(AUTHORIZATION),
         );
         let mut response = answer.body.into_response();
+        // A scrape: its successes are access-logged at debug.
+        response.extensions_mut().insert(access::Routine);
         *response.status_mut() =
             StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let out = response.headers_mut();

@@ -31,6 +31,25 @@ pub(crate) fn any_value(value: &AttrValue) -> AnyValue {
     }
 }
 
+/// An attribute value as OTLP's `AnyValue`, its string moved rather than copied.
+pub(crate) fn into_any_value(value: AttrValue) -> AnyValue {
+    match value {
+        AttrValue::Str(s) => AnyValue {
+            value: Some(Value::StringValue(s.into_owned())),
+        },
+        other => any_value(&other),
+    }
+}
+
+/// One attribute of a record being consumed.
+pub(crate) fn into_key_value(key: &str, value: AttrValue) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(into_any_value(value)),
+        ..KeyValue::default()
+    }
+}
+
 /// One attribute.
 pub(crate) fn key_value(key: &str, value: &AttrValue) -> KeyValue {
     KeyValue {
@@ -104,8 +123,8 @@ fn span(record: SpanRecord) -> Span {
         end_time_unix_nano: record.end_unix_nanos,
         attributes: record
             .attributes
-            .iter()
-            .map(|(k, v)| key_value(k, v))
+            .into_iter()
+            .map(|(k, v)| into_key_value(k, v))
             .collect(),
         dropped_attributes_count: record.dropped_attributes,
         events: record
@@ -114,7 +133,11 @@ fn span(record: SpanRecord) -> Span {
             .map(|e| Event {
                 time_unix_nano: e.time_unix_nanos,
                 name: e.name.into_owned(),
-                attributes: e.attributes.iter().map(|(k, v)| key_value(k, v)).collect(),
+                attributes: e
+                    .attributes
+                    .into_iter()
+                    .map(|(k, v)| into_key_value(k, v))
+                    .collect(),
                 dropped_attributes_count: 0,
             })
             .collect(),

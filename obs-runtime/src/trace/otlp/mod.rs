@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 
 use super::{ExportError, ExportTarget, Protocol, Resource, SpanExporter, SpanRecord, TlsConfig};
-pub(crate) use encode::{key_value, resource as proto_resource, scope};
+pub(crate) use encode::{into_key_value, resource as proto_resource, scope};
 pub(crate) use transport::{GrpcCall, Transport};
 
 /// One signal's transport and the single-threaded Tokio runtime that drives it, so that

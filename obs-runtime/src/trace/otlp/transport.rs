@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -230,12 +230,19 @@ async fn post(
             }
             .map_err(|e| ExportError::with_source("cannot send the OTLP request", e))?;
             let (parts, body) = response.into_parts();
-            // A whole answer is read (so the connection can be reused), at most 64 KiB.
-            let bytes = Limited::new(body, 64 * 1024)
-                .collect()
-                .await
-                .map(http_body_util::Collected::to_bytes)
-                .unwrap_or_default();
+            // The answer is read whole (so the connection can be reused) up to 64 KiB;
+            // of a longer one the start is kept (for the excerpt) and the rest left.
+            let mut body = body;
+            let mut bytes = Vec::new();
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    let room = MAX_ANSWER - bytes.len();
+                    bytes.extend_from_slice(&data[..data.len().min(room)]);
+                    if bytes.len() >= MAX_ANSWER {
+                        break;
+                    }
+                }
+            }
             Ok::<_, ExportError>((parts, bytes))
         };
         let (parts, answer) = match tokio::time::timeout(left, attempt).await {
@@ -269,6 +276,9 @@ async fn post(
         )));
     }
 }
+
+/// The most of a collector's answer read.
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// `": <the start of the body>"` when the body is readable text, else nothing.
 fn excerpt(body: &[u8]) -> String {
