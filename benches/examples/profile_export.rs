@@ -1,5 +1,5 @@
-//! Runs observed calls with span export on, for a profiler:
-//! `valgrind --tool=callgrind target/release/examples/profile_export 200000`.
+//! Runs observed calls with span export on, one batch at a time and flushed, for a
+//! profiler: `valgrind --tool=callgrind target/release/examples/profile_export 200000`.
 
 use std::hint::black_box;
 
@@ -27,14 +27,19 @@ fn main() {
         .logs(false)
         .build()
         .expect("pipeline");
+    let pipeline = telemetry.guard.pipeline().expect("exporting").clone();
     tracing::dispatcher::with_default(&telemetry.dispatch, || {
         for i in 0..n {
             let _ = black_box(obs_call(black_box(i * 2)));
+            // One batch at a time, flushed, so no span is dropped at a full queue and the
+            // profile holds their encoding and sending too.
+            if i % 512 == 511 {
+                assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+            }
         }
     });
-    let stats = telemetry
-        .guard
-        .pipeline()
-        .map(obs_runtime::trace::Pipeline::stats);
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    let stats = pipeline.stats();
+    assert_eq!(stats.queue_full, 0, "{stats:?}");
     eprintln!("{stats:?}");
 }

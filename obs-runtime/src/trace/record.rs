@@ -114,7 +114,13 @@ impl Visit for EventFields {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
+        // Formatted once, into the string kept (not formatted, then copied).
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.push(field, AttrValue::Str(Cow::Owned(text)));
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -134,7 +140,12 @@ impl Visit for EventFields {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_str(field, &value.to_string());
+        let text = value.to_string();
+        if field.name() == "message" {
+            self.message = Some(text);
+        } else {
+            self.push(field, AttrValue::Str(Cow::Owned(text)));
+        }
     }
 }
 

@@ -12,16 +12,13 @@
 
 mod encode;
 mod transport;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-
 use super::{ExportError, ExportTarget, Protocol, Resource, SpanExporter, SpanRecord, TlsConfig};
-pub(crate) use encode::{into_key_value, resource as proto_resource, scope};
-pub(crate) use transport::{GrpcCall, Transport};
+pub(crate) use transport::{Service, Transport};
 
 /// One signal's transport and the single-threaded Tokio runtime that drives it, so that
 /// exporting works whether or not the application uses Tokio.
@@ -53,17 +50,13 @@ impl Sender {
         })
     }
 
-    /// Sends `message`, waiting at most the timeout (and a second for a transport that
-    /// does not honour it).
-    pub(crate) fn send<M, F>(&self, message: M, grpc: F) -> Result<(), ExportError>
-    where
-        M: prost::Message + Send + 'static,
-        F: GrpcCall<M>,
-    {
+    /// Sends `body`, an encoded request of `service`, waiting at most the timeout (and a
+    /// second for a transport that does not honour it).
+    pub(crate) fn send(&self, body: Vec<u8>, service: Service) -> Result<(), ExportError> {
         let limit = self.timeout + Duration::from_secs(1);
         let transport = &self.transport;
         self.runtime.block_on(async move {
-            match tokio::time::timeout(limit, transport.send(message, grpc)).await {
+            match tokio::time::timeout(limit, transport.send(body, service)).await {
                 Ok(result) => result,
                 Err(_) => Err(ExportError::new(format!(
                     "OTLP export timed out after {limit:?}"
@@ -80,7 +73,8 @@ pub struct OtlpExporter {
     timeout: Duration,
     endpoint: String,
     protocol: Protocol,
-    resource: ProtoResource,
+    /// The `Resource` message body, encoded once.
+    resource: Vec<u8>,
 }
 
 impl fmt::Debug for OtlpExporter {
@@ -92,27 +86,6 @@ impl fmt::Debug for OtlpExporter {
             .finish_non_exhaustive()
     }
 }
-
-/// The gRPC call of the trace service.
-pub(crate) struct TraceCall;
-
-#[cfg(feature = "otlp-grpc")]
-impl GrpcCall<ExportTraceServiceRequest> for TraceCall {
-    async fn call(
-        self,
-        channel: tonic::transport::Channel,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<(), tonic::Status> {
-        use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-        TraceServiceClient::new(channel)
-            .export(request)
-            .await
-            .map(drop)
-    }
-}
-
-#[cfg(not(feature = "otlp-grpc"))]
-impl GrpcCall<ExportTraceServiceRequest> for TraceCall {}
 
 /// A single-threaded Tokio runtime for one exporter's transport.
 pub(crate) fn export_runtime(name: &str) -> Result<tokio::runtime::Runtime, ExportError> {
@@ -183,19 +156,20 @@ impl OtlpExporter {
             timeout,
             endpoint: endpoint.to_owned(),
             protocol,
-            resource: ProtoResource::default(),
+            resource: Vec::new(),
         })
     }
 }
 
 impl SpanExporter for OtlpExporter {
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = proto_resource(resource);
+        self.resource = wire::resource(&resource.attributes);
     }
 
     fn export(&mut self, batch: Vec<SpanRecord>) -> Result<(), ExportError> {
-        self.sender
-            .send(encode::traces_request(batch, &self.resource), TraceCall)
+        let body = encode::traces_request(&batch, &self.resource);
+        drop(batch);
+        self.sender.send(body, Service::Traces)
     }
 
     fn target(&self) -> Option<ExportTarget> {

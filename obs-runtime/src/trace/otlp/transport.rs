@@ -149,13 +149,8 @@ impl Transport {
         }
     }
 
-    /// Sends one export request of `signal` (`traces`, `logs`); `grpc` makes the call
-    /// when the transport is gRPC.
-    pub(crate) async fn send<M, F>(&self, message: M, grpc: F) -> Result<(), ExportError>
-    where
-        M: prost::Message + Send + 'static,
-        F: GrpcCall<M>,
-    {
+    /// Sends one export request, `body` the encoded request message of `service`.
+    pub(crate) async fn send(&self, body: Vec<u8>, service: Service) -> Result<(), ExportError> {
         match self {
             Self::Http {
                 client,
@@ -163,8 +158,8 @@ impl Transport {
                 headers,
                 timeout,
             } => {
-                drop(grpc);
-                post(client, url, headers, *timeout, message.encode_to_vec()).await
+                let _ = service;
+                post(client, url, headers, *timeout, body).await
             }
             #[cfg(feature = "otlp-grpc")]
             Self::Grpc {
@@ -172,35 +167,98 @@ impl Transport {
                 metadata,
                 timeout,
             } => {
-                let mut request = tonic::Request::new(message);
+                let mut request = tonic::Request::new(Bytes::from(body));
                 *request.metadata_mut() = metadata.clone();
                 request.set_timeout(*timeout);
-                grpc.call(channel.clone(), request).await.map_err(|status| {
-                    let mut text = format!(
-                        "the collector answered gRPC status {:?}: {}",
-                        status.code(),
-                        status.message()
-                    );
-                    if let Some(source) = std::error::Error::source(&status) {
-                        text.push_str(": ");
-                        text.push_str(&super::super::trouble::cause_chain(source));
-                    }
-                    ExportError::new(text)
-                })
+                grpc::call(channel.clone(), request, service)
+                    .await
+                    .map_err(|status| {
+                        let mut text = format!(
+                            "the collector answered gRPC status {:?}: {}",
+                            status.code(),
+                            status.message()
+                        );
+                        if let Some(source) = std::error::Error::source(&status) {
+                            text.push_str(": ");
+                            text.push_str(&super::super::trouble::cause_chain(source));
+                        }
+                        ExportError::new(text)
+                    })
             }
         }
     }
 }
 
-/// The unary gRPC call of one signal's service.
-pub(crate) trait GrpcCall<M> {
-    /// Calls the service over `channel`.
-    #[cfg(feature = "otlp-grpc")]
-    fn call(
-        self,
+/// The OTLP service a request is for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Service {
+    Traces,
+    Logs,
+}
+
+#[cfg(feature = "otlp-grpc")]
+mod grpc {
+    //! The unary `Export` call of an OTLP service with an already encoded request: a
+    //! codec that passes the bytes through and reads the answer only for its status.
+
+    use bytes::{Buf as _, BufMut as _, Bytes};
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    use super::Service;
+
+    struct Raw;
+
+    impl Codec for Raw {
+        type Encode = Bytes;
+        type Decode = ();
+        type Encoder = Raw;
+        type Decoder = Raw;
+
+        fn encoder(&mut self) -> Self::Encoder {
+            Raw
+        }
+
+        fn decoder(&mut self) -> Self::Decoder {
+            Raw
+        }
+    }
+
+    impl Encoder for Raw {
+        type Item = Bytes;
+        type Error = tonic::Status;
+
+        fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for Raw {
+        type Item = ();
+        type Error = tonic::Status;
+
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+            src.advance(src.remaining());
+            Ok(Some(()))
+        }
+    }
+
+    pub(super) async fn call(
         channel: tonic::transport::Channel,
-        request: tonic::Request<M>,
-    ) -> impl std::future::Future<Output = Result<(), tonic::Status>> + Send;
+        request: tonic::Request<Bytes>,
+        service: Service,
+    ) -> Result<(), tonic::Status> {
+        let path = http::uri::PathAndQuery::from_static(match service {
+            Service::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Service::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        });
+        let mut client = tonic::client::Grpc::new(channel);
+        client
+            .ready()
+            .await
+            .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+        client.unary(request, path, Raw).await.map(drop)
+    }
 }
 
 /// `POST`s `body` to `url`, retrying the statuses the specification calls retryable
@@ -227,8 +285,22 @@ async fn post(
                 HttpClient::Plain(c) => c.request(request).await,
                 #[cfg(feature = "otlp-tls")]
                 HttpClient::Tls(c) => c.request(request).await,
-            }
-            .map_err(|e| ExportError::with_source("cannot send the OTLP request", e))?;
+            };
+            let response = match response {
+                Ok(response) => response,
+                Err(e) => {
+                    // A gRPC server resets an HTTP/1.1 request, and the reset may come
+                    // before the client read the HTTP/2 frames it was sent: ask again
+                    // without a request, to say which it was.
+                    let context = if !e.is_connect() && speaks_http2_only(url).await {
+                        "cannot send the OTLP request: the server speaks HTTP/2 only (it \
+                         sends an http2 preface before any request)"
+                    } else {
+                        "cannot send the OTLP request"
+                    };
+                    return Err(ExportError::with_source(context, e));
+                }
+            };
             let (parts, body) = response.into_parts();
             // The answer is read whole (so the connection can be reused) up to 64 KiB;
             // of a longer one the start is kept (for the excerpt) and the rest left.
@@ -277,6 +349,38 @@ async fn post(
     }
 }
 
+/// Whether the plain `http://` server at `url` sends an HTTP/2 `SETTINGS` frame as soon
+/// as a connection opens, before any request, as HTTP/2-only (gRPC) servers do; an
+/// HTTP/1.1 server says nothing until asked. Waits at most half a second.
+async fn speaks_http2_only(url: &http::Uri) -> bool {
+    const WAIT: Duration = Duration::from_millis(500);
+    if url.scheme_str() != Some("http") {
+        return false;
+    }
+    let Some(host) = url.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_u16().unwrap_or(80);
+    let probe = async {
+        let stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
+        // A frame header: 3 bytes of length, then the type (4 = SETTINGS).
+        let mut header = [0u8; 9];
+        let mut read = 0;
+        while read < 4 {
+            stream.readable().await.ok()?;
+            match stream.try_read(&mut header[read..]) {
+                Ok(0) => return None,
+                Ok(n) => read += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return None,
+            }
+        }
+        Some(header[3] == 4)
+    };
+    matches!(tokio::time::timeout(WAIT, probe).await, Ok(Some(true)))
+}
+
 /// The most of a collector's answer read.
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -314,7 +418,44 @@ fn grpc_tls(tls: &TlsConfig) -> tonic::transport::ClientTlsConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::excerpt;
+    use super::{excerpt, speaks_http2_only};
+
+    /// Whether the probe calls a server on 127.0.0.1 that greets a connection with
+    /// `greeting` (nothing: an HTTP/1.1 server) an HTTP/2-only server.
+    fn probe(greeting: &'static [u8]) -> bool {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let url: http::Uri = format!("http://{}/v1/traces", listener.local_addr().unwrap())
+                .parse()
+                .unwrap();
+            let server = tokio::spawn(async move {
+                let (stream, _) = listener.accept().await.expect("accept");
+                stream.writable().await.expect("writable");
+                stream.try_write(greeting).expect("write");
+                // Held open until the probe gave up or read.
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                drop(stream);
+            });
+            let answer = speaks_http2_only(&url).await;
+            server.abort();
+            answer
+        })
+    }
+
+    #[test]
+    fn a_server_that_greets_with_http2_settings_is_http2_only() {
+        // An empty SETTINGS frame: length 0, type 4, flags 0, stream 0.
+        assert!(probe(&[0, 0, 0, 4, 0, 0, 0, 0, 0]));
+        // A silent server (HTTP/1.1 waits for the request), or other bytes, is not.
+        assert!(!probe(b""));
+        assert!(!probe(b"HTTP/1.1 400 Bad Request\r\n"));
+    }
 
     #[test]
     fn body_excerpts_are_short_single_line_text() {
