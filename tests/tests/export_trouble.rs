@@ -102,7 +102,9 @@ fn http_protobuf_sent_to_a_grpc_server_is_said_once_with_a_hint() {
         fields["destination"],
         format!("http/protobuf to {endpoint}/v1/traces")
     );
-    let hint = fields["hint"].as_str().unwrap();
+    let hint = fields["hint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no hint: {line}"));
     assert!(hint.contains("gRPC"), "{line}");
     let message = line["message"].as_str().unwrap();
     assert!(
