@@ -55,7 +55,8 @@ fn exception_event(
         return;
     };
     let values = [
-        (&msg, Some(&format_args!("exception") as &dyn Value)),
+        // The callsite's name: the trace layer keeps it without a copy.
+        (&msg, Some(&"exception" as &dyn Value)),
         (&kind, Some(&type_name as &dyn Value)),
         (&text, Some(&tracing::field::display(message) as &dyn Value)),
         (&trace, stacktrace.as_ref().map(|s| s as &dyn Value)),

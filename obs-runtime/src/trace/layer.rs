@@ -221,7 +221,7 @@ where
             // `exception` event with the same facts.
             return;
         }
-        let mut fields = EventFields::default();
+        let mut fields = EventFields::named(meta.name());
         event.record(&mut fields);
         let max = self.limits.attribute_value_length;
         for (key, value) in &mut fields.attributes {

@@ -88,9 +88,20 @@ pub(crate) fn unsigned(value: u64) -> AttrValue {
 pub(crate) struct EventFields {
     pub(crate) message: Option<String>,
     pub(crate) attributes: Vec<(&'static str, AttrValue)>,
+    /// A message equal to this is not copied (a span event is named after its callsite
+    /// when it has no message of its own).
+    pub(crate) name: Option<&'static str>,
 }
 
 impl EventFields {
+    /// The fields of an event that becomes a span event named `name` without a message.
+    pub(crate) fn named(name: &'static str) -> Self {
+        Self {
+            name: Some(name),
+            ..Self::default()
+        }
+    }
+
     fn push(&mut self, field: &Field, value: AttrValue) {
         let name = field.name();
         if name.starts_with("log.") {
@@ -107,7 +118,9 @@ impl EventFields {
 impl Visit for EventFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            self.message = Some(value.to_owned());
+            if self.name != Some(value) {
+                self.message = Some(value.to_owned());
+            }
         } else {
             self.push(field, AttrValue::Str(Cow::Owned(value.to_owned())));
         }
