@@ -2,6 +2,7 @@
 //! by obs so that a failure keeps its whole cause: the connection error and its sources,
 //! the collector's HTTP status with the start of its answer, or its gRPC status.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -15,6 +16,11 @@ use crate::trace::{ExportError, Protocol, TlsConfig};
 /// How much of a failed answer's body is kept for the error (the collector's reason).
 const BODY_EXCERPT: usize = 256;
 
+/// What is known of whether an HTTP endpoint speaks HTTP/2 only.
+const UNKNOWN: u8 = 0;
+const HTTP2_ONLY: u8 = 1;
+const NOT_HTTP2_ONLY: u8 = 2;
+
 /// The HTTP statuses the OTLP specification calls retryable.
 const RETRYABLE: [u16; 4] = [429, 502, 503, 504];
 
@@ -26,6 +32,9 @@ pub(crate) enum Transport {
         url: http::Uri,
         headers: http::HeaderMap,
         timeout: Duration,
+        /// Whether the server was found to speak HTTP/2 only: asked once, on the first
+        /// reset request (`UNKNOWN`, `HTTP2_ONLY` or `NOT_HTTP2_ONLY`).
+        http2_only: AtomicU8,
     },
     /// Unary gRPC calls over `channel`.
     #[cfg(feature = "otlp-grpc")]
@@ -104,6 +113,7 @@ impl Transport {
                     url,
                     headers,
                     timeout,
+                    http2_only: AtomicU8::new(UNKNOWN),
                 })
             }
             #[cfg(not(feature = "otlp-grpc"))]
@@ -157,9 +167,10 @@ impl Transport {
                 url,
                 headers,
                 timeout,
+                http2_only,
             } => {
                 let _ = service;
-                post(client, url, headers, *timeout, body).await
+                post(client, url, headers, *timeout, http2_only, body).await
             }
             #[cfg(feature = "otlp-grpc")]
             Self::Grpc {
@@ -268,6 +279,7 @@ async fn post(
     url: &http::Uri,
     headers: &http::HeaderMap,
     timeout: Duration,
+    http2_only: &AtomicU8,
     body: Vec<u8>,
 ) -> Result<(), ExportError> {
     let deadline = Instant::now() + timeout;
@@ -290,9 +302,27 @@ async fn post(
                 Ok(response) => response,
                 Err(e) => {
                     // A gRPC server resets an HTTP/1.1 request, and the reset may come
-                    // before the client read the HTTP/2 frames it was sent: ask again
-                    // without a request, to say which it was.
-                    let context = if !e.is_connect() && speaks_http2_only(url).await {
+                    // before the client read the HTTP/2 frames it was sent: ask the
+                    // server once, without a request, within what is left of the timeout.
+                    let reset = !e.is_connect() && {
+                        let chain = super::super::trouble::cause_chain(&e).to_ascii_lowercase();
+                        chain.contains("reset") || chain.contains("closed")
+                    };
+                    let known = http2_only.load(Ordering::Relaxed);
+                    let said_http2 = reset
+                        && match known {
+                            UNKNOWN => {
+                                let left = deadline.saturating_duration_since(Instant::now());
+                                let found = speaks_http2_only(url, left).await;
+                                http2_only.store(
+                                    if found { HTTP2_ONLY } else { NOT_HTTP2_ONLY },
+                                    Ordering::Relaxed,
+                                );
+                                found
+                            }
+                            known => known == HTTP2_ONLY,
+                        };
+                    let context = if said_http2 {
                         "cannot send the OTLP request: the server speaks HTTP/2 only (it \
                          sends an http2 preface before any request)"
                     } else {
@@ -351,8 +381,9 @@ async fn post(
 
 /// Whether the plain `http://` server at `url` sends an HTTP/2 `SETTINGS` frame as soon
 /// as a connection opens, before any request, as HTTP/2-only (gRPC) servers do; an
-/// HTTP/1.1 server says nothing until asked. Waits at most half a second.
-async fn speaks_http2_only(url: &http::Uri) -> bool {
+/// HTTP/1.1 server says nothing until asked. Waits at most half a second, and never
+/// longer than `left`.
+async fn speaks_http2_only(url: &http::Uri, left: Duration) -> bool {
     const WAIT: Duration = Duration::from_millis(500);
     if url.scheme_str() != Some("http") {
         return false;
@@ -378,7 +409,9 @@ async fn speaks_http2_only(url: &http::Uri) -> bool {
         }
         Some(header[3] == 4)
     };
-    matches!(tokio::time::timeout(WAIT, probe).await, Ok(Some(true)))
+    // Within what is left of the export's own timeout, so the export's cause is kept.
+    let wait = WAIT.min(left.saturating_sub(Duration::from_millis(50)));
+    matches!(tokio::time::timeout(wait, probe).await, Ok(Some(true)))
 }
 
 /// The most of a collector's answer read.
@@ -442,7 +475,7 @@ mod tests {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 drop(stream);
             });
-            let answer = speaks_http2_only(&url).await;
+            let answer = speaks_http2_only(&url, std::time::Duration::from_secs(5)).await;
             server.abort();
             answer
         })
