@@ -52,6 +52,39 @@ async fn emit_dashboards(dir: &Path, window_scale: f64) -> Result<(), Box<dyn st
     Ok(())
 }
 
+/// obs, set up from the environment.
+#[cfg(not(feature = "peer"))]
+fn install() -> Result<obs_runtime::init::Guard, Box<dyn std::error::Error>> {
+    let mut init = obs_runtime::init()
+        .service_name("orders")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        // The ids of the observed functions' spans follow to the lines written inside.
+        .log_span_fields(["user_id", "order_id"])
+        .tokio_runtime(tokio::runtime::Handle::current());
+    if std::env::var_os("OBS_METRICS_ADDR").is_none() {
+        // The service serves /metrics itself.
+        init = init.metrics_addr(None);
+    }
+    Ok(init.install()?)
+}
+
+/// The usual stack instead of obs (feature `peer`).
+#[cfg(feature = "peer")]
+fn install() -> Result<Peer, Box<dyn std::error::Error>> {
+    Ok(Peer(obs_examples::orders::peer::install()?))
+}
+
+/// The peer stack, with a summary as obs's guard has.
+#[cfg(feature = "peer")]
+struct Peer(obs_examples::orders::peer::PeerTelemetry);
+
+#[cfg(feature = "peer")]
+impl Peer {
+    fn summary(&self) -> &str {
+        &self.0.summary
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {
@@ -89,17 +122,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err(USAGE.into()),
     }
     let addr = listen_addr();
-    let mut init = obs_runtime::init()
-        .service_name("orders")
-        .service_version(env!("CARGO_PKG_VERSION"))
-        // The ids of the observed functions' spans follow to the lines written inside.
-        .log_span_fields(["user_id", "order_id"])
-        .tokio_runtime(tokio::runtime::Handle::current());
-    if std::env::var_os("OBS_METRICS_ADDR").is_none() {
-        // The service serves /metrics itself.
-        init = init.metrics_addr(None);
-    }
-    let telemetry = init.install()?;
+    let telemetry = install()?;
     // The database first: a service that cannot reach it does not start.
     let options = StoreOptions::from_env()?;
     let store = Store::connect(&options).await?;
@@ -111,7 +134,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         format!("cannot listen on {addr}: {e} (set ORDERS_ADDR to another address)")
     })?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, setup = telemetry.summary(), "orders service listening");
+    let summary = telemetry.summary().to_owned();
+    tracing::info!(addr = %local, setup = summary, "orders service listening");
     eprintln!(
         "\norders service on http://{local}\n\
          \x20 try:     curl -s -XPOST http://{local}/api/orders -H 'content-type: application/json' \\\n\
@@ -119,9 +143,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
          \x20          curl -s http://{local}/api/orders/1   curl -s http://{local}/api/users/7 (slow)\n\
          \x20 metrics: http://{local}/metrics   (OpenMetrics with exemplars: -H 'Accept: application/openmetrics-text')\n\
          \x20 health:  http://{local}/health/ready\n\
-         \x20 traces:  {}\n\
-         \x20 load:    ORDERS_URL=http://{local} cargo run -p obs-examples --example loadgen\n",
-        telemetry.summary()
+         \x20 traces:  {summary}\n\
+         \x20 load:    ORDERS_URL=http://{local} cargo run -p obs-examples --example loadgen\n"
     );
     let token = std::env::var("OBS_METRICS_TOKEN").ok();
     // With the connection's address, every line of a request says which client sent it.

@@ -20,9 +20,12 @@
 //!
 //! With the feature `baseline`, the same service is built without `ObsLayer`, `#[observe]`
 //! and the observed pool (still logging and counting its business metrics): what the load
-//! tests measure the cost of obs against. That is the only reason for the `cfg_attr`s
-//! below; a service writes `#[observe]` directly.
+//! tests measure the cost of obs against. With the feature `peer` (which implies
+//! `baseline`) it is instrumented the usual way instead ([`peer`]). That is the only
+//! reason for the `cfg_attr`s below; a service writes `#[observe]` directly.
 
+#[cfg(feature = "peer")]
+pub mod peer;
 pub mod store;
 
 use std::sync::Arc;
@@ -307,6 +310,7 @@ fn database_error(e: &sqlx::Error) -> Response {
 }
 
 #[cfg_attr(not(feature = "baseline"), observe(fields(items = order.items.len())))]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, fields(items = order.items.len()), err))]
 fn validate(order: &NewOrder) -> Result<f64, OrderError> {
     if order.items.is_empty() {
         return Err(OrderError::Invalid("no items".into()));
@@ -330,6 +334,7 @@ fn validate(order: &NewOrder) -> Result<f64, OrderError> {
 }
 
 #[cfg_attr(not(feature = "baseline"), observe)]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, err))]
 async fn reserve_stock(
     tx: &mut store::Tx,
     warehouse: Warehouse,
@@ -352,6 +357,7 @@ pub const ORDER_LOOKUP: Slo = Slo::latency("order-lookup", 99.5, 0.1)
     .for_http();
 
 #[cfg_attr(not(feature = "baseline"), observe(fields(amount = total), err(level = "warn"), slo = PAYMENTS))]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, fields(amount = total), err(level = "warn")))]
 async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderError> {
     // The payment gateway's latency.
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -374,6 +380,7 @@ async fn charge_payment(method: PaymentMethod, total: f64) -> Result<(), OrderEr
 ///
 /// An invalid order, missing stock, a declined payment, or the database.
 #[cfg_attr(not(feature = "baseline"), observe(fields(user_id = new.user_id), slo = CHECKOUT))]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, fields(user_id = new.user_id), err))]
 pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderError> {
     let total = validate(&new)?;
     ORDER_VALUE.observe(total);
@@ -438,6 +445,7 @@ pub async fn create_order(store: &Store, new: NewOrder) -> Result<Order, OrderEr
 ///
 /// [`OrderError::NotFound`] for an unknown id.
 #[cfg_attr(not(feature = "baseline"), observe(fields(order_id = id)))]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, fields(order_id = id), err))]
 pub async fn load_order(store: &Store, id: u64) -> Result<Order, OrderError> {
     let Ok(key) = i64::try_from(id) else {
         return Err(OrderError::NotFound(id));
@@ -505,6 +513,7 @@ impl std::error::Error for UserError {
 ///
 /// [`UserError::NotFound`] for an id not in the directory (0, above 1000).
 #[cfg_attr(not(feature = "baseline"), observe(fields(user_id = id)))]
+#[cfg_attr(feature = "peer", tracing::instrument(skip_all, fields(user_id = id), err))]
 pub async fn fetch_user(store: &Store, id: u64) -> Result<User, UserError> {
     if id != 0 && id.is_multiple_of(7) {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -622,7 +631,13 @@ pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
 }
 
 /// The router without the layer (feature `baseline`).
-#[cfg(feature = "baseline")]
+#[cfg(all(feature = "baseline", not(feature = "peer")))]
 pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
     routes(store, metrics_token)
+}
+
+/// The router behind the usual stack's layers (feature `peer`).
+#[cfg(feature = "peer")]
+pub fn app(store: Arc<Store>, metrics_token: Option<String>) -> Router {
+    peer::layers(routes(store, metrics_token))
 }

@@ -11,6 +11,8 @@
 //! protobuf definitions (`opentelemetry-proto`).
 
 mod encode;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
 mod transport;
 pub(crate) mod wire;
 
