@@ -27,6 +27,7 @@ command -v hey >/dev/null || { echo "compare: hey is missing (apt-get install he
 build() { # variant, cargo feature flags...
   local variant=$1; shift
   cargo build -q --release -p obs-examples --example orders "$@"
+  rm -f "$out/orders-$variant"
   cp target/release/examples/orders "$out/orders-$variant"
 }
 build obs
@@ -44,17 +45,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts one variant on a free port; prints its base URL once it listens.
+# Starts one variant on a free port: sets `pid` and `url` once it listens.
 start() {
   local variant=$1 log="$out/$1.err"
   ORDERS_ADDR=127.0.0.1:0 OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url RUST_LOG=info \
     "$out/orders-$variant" >/dev/null 2>"$log" &
-  services+=($!)
-  local url=""
+  pid=$!
+  services+=("$pid")
+  url=""
   for _ in $(seq 1 300); do
     url=$(sed -n 's/^orders service on \(http:[^ ]*\).*/\1/p' "$log" | head -n 1)
     [ -n "$url" ] && break
-    kill -0 "$!" 2>/dev/null || { echo "compare: orders-$variant died:" >&2; cat "$log" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "compare: orders-$variant died:" >&2; cat "$log" >&2; exit 1; }
     sleep 0.1
   done
   [ -n "$url" ] || { echo "compare: orders-$variant did not start" >&2; exit 1; }
@@ -66,26 +68,25 @@ body = json.dumps({"user_id": 1, "items": [{"sku": "A1", "quantity": 1, "price":
 req = urllib.request.Request(sys.argv[1] + "/api/orders", body, {"content-type": "application/json"})
 assert urllib.request.urlopen(req).status == 201
 PY
-  echo "$url"
 }
 
 stop() {
-  kill "${services[-1]}" 2>/dev/null || true
-  wait "${services[-1]}" 2>/dev/null || true
-  unset 'services[-1]'
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  services=()
 }
 
 results="$out/results.tsv"
 : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
   for variant in obs without peer; do
-    url=$(start "$variant")
+    start "$variant"
     hey -z 2s -c "$CONNECTIONS" "$url$REQUEST_PATH" >/dev/null   # warm-up
     report=$(hey -z "$DURATION" -c "$CONNECTIONS" "$url$REQUEST_PATH")
     stop
-    rps=$(sed -n 's/^ *Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$report")
-    p99=$(sed -n 's/^ *99% in \([0-9.]*\) secs.*/\1/p' <<<"$report")
-    codes=$(sed -n 's/^ *\[\([0-9]*\)\] *\([0-9]*\) responses.*/\1:\2/p' <<<"$report" | tr '\n' ' ')
+    rps=$(sed -n 's/^[[:space:]]*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$report")
+    p99=$(sed -n 's/^[[:space:]]*99% in \([0-9.]*\) secs.*/\1/p' <<<"$report")
+    codes=$(sed -n 's/^[[:space:]]*\[\([0-9]*\)\][[:space:]]*\([0-9]*\) responses.*/\1:\2/p' <<<"$report" | tr '\n' ' ')
     printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$rps" "$p99" "$codes" | tee -a "$results"
   done
 done

@@ -2,9 +2,8 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::metrics::self_metrics::LOG_LINES_DROPPED;
@@ -44,12 +43,17 @@ pub struct LogWriter(
 
 /// What a non-blocking writer keeps beside its queue.
 struct Background {
-    /// Waits until the lines handed over so far are written.
-    flush: Box<dyn Fn(Duration) -> bool + Send + Sync>,
-    /// Lines queued and not yet written.
-    pending: Arc<AtomicUsize>,
+    queue: Arc<LineQueue>,
     /// Closed: lines are written in place from now on (the program is ending).
     closed: Arc<AtomicBool>,
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // The last handle is gone: the thread writes what is queued and ends.
+        self.queue.lock().shutdown = true;
+        self.queue.wake.notify_one();
+    }
 }
 
 /// Lines a non-blocking writer holds by default before it drops (about 5 MB of typical
@@ -60,9 +64,113 @@ pub const DEFAULT_QUEUE_LINES: usize = 16_384;
 /// lines fill it long before the count does.
 pub const MAX_QUEUE_BYTES: usize = 16 << 20;
 
-enum Queued {
-    Line(String),
-    Flush(mpsc::Sender<()>),
+/// How long the writer thread lets lines gather after writing a batch. A steady stream of
+/// lines then costs one wake-up per batch instead of one per line (a futex call and two
+/// context switches each); a line waits at most this long plus the writing of the batch
+/// before it.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// The lines between the loggers and the writer thread.
+struct LineQueue {
+    state: Mutex<LineState>,
+    /// The writer waits here for lines, flushers for the writer.
+    wake: Condvar,
+    written: Condvar,
+    /// Lines ever written (counted as they are, so a close cut short says exactly how
+    /// many were not).
+    done: AtomicU64,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct LineState {
+    lines: Vec<String>,
+    bytes: usize,
+    /// Lines ever queued.
+    queued: u64,
+    /// The writer waits for lines: the next line wakes it.
+    idle: bool,
+    shutdown: bool,
+}
+
+impl LineQueue {
+    fn lock(&self) -> MutexGuard<'_, LineState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `line`; `false` when the queue is full (by lines or bytes).
+    fn push(&self, line: &str) -> bool {
+        let mut state = self.lock();
+        if state.lines.len() >= self.capacity || state.bytes + line.len() > MAX_QUEUE_BYTES {
+            return false;
+        }
+        state.lines.push(line.to_owned());
+        state.bytes += line.len();
+        state.queued += 1;
+        let wake = std::mem::take(&mut state.idle);
+        drop(state);
+        if wake {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// The writer thread: writes batches with `write` until shut down and drained.
+    fn run(&self, write: &(dyn Fn(&str) + Send + Sync)) {
+        let mut batch = Vec::new();
+        loop {
+            {
+                let mut state = self.lock();
+                while state.lines.is_empty() {
+                    if state.shutdown {
+                        return;
+                    }
+                    state.idle = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                state.idle = false;
+                std::mem::swap(&mut state.lines, &mut batch);
+                state.bytes = 0;
+            }
+            for line in &batch {
+                write(line);
+                self.done.fetch_add(1, Ordering::Release);
+            }
+            batch.clear();
+            // Under the lock, so a flusher between its check and its wait is not missed.
+            drop(self.lock());
+            self.written.notify_all();
+            std::thread::sleep(LINGER);
+        }
+    }
+
+    /// Lines queued and not yet written.
+    fn pending(&self) -> usize {
+        let queued = self.lock().queued;
+        usize::try_from(queued - self.done.load(Ordering::Acquire)).unwrap_or(usize::MAX)
+    }
+
+    /// Waits until the lines queued so far are written; `false` after `timeout`.
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        let target = state.queued;
+        while self.done.load(Ordering::Acquire) < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .written
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
 }
 
 impl fmt::Debug for LogWriter {
@@ -110,79 +218,34 @@ impl LogWriter {
     /// assert_eq!(log.lines(), ["{\"message\":\"hello\"}"]);
     /// ```
     pub fn non_blocking(inner: LogWriter, capacity: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel::<Queued>(capacity.max(1));
-        let pending = Arc::new(AtomicUsize::new(0));
-        let written = Arc::clone(&pending);
-        let bytes = Arc::new(AtomicUsize::new(0));
-        let bytes_written = Arc::clone(&bytes);
-        let thread_inner = inner.clone();
+        let queue = Arc::new(LineQueue {
+            state: Mutex::new(LineState::default()),
+            wake: Condvar::new(),
+            written: Condvar::new(),
+            done: AtomicU64::new(0),
+            capacity: capacity.max(1),
+        });
+        let thread_queue = Arc::clone(&queue);
+        let thread_inner = Arc::clone(&inner.0);
         let spawned = std::thread::Builder::new()
             .name("obs-log-writer".into())
-            .spawn(move || {
-                for queued in rx {
-                    match queued {
-                        Queued::Line(line) => {
-                            (thread_inner.0)(&line);
-                            written.fetch_sub(1, Ordering::Relaxed);
-                            bytes_written.fetch_sub(line.len(), Ordering::Relaxed);
-                        }
-                        Queued::Flush(done) => {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            });
+            .spawn(move || thread_queue.run(&*thread_inner));
         if spawned.is_err() {
             // No thread to write: keep writing in place rather than losing every line.
             return inner;
         }
         let closed = Arc::new(AtomicBool::new(false));
-        let lines: SyncSender<Queued> = tx.clone();
-        let (queued, in_place) = (Arc::clone(&pending), Arc::clone(&closed));
+        let (lines, in_place) = (Arc::clone(&queue), Arc::clone(&closed));
         let write = move |line: &str| {
             if in_place.load(Ordering::Relaxed) {
                 (inner.0)(line);
-                return;
-            }
-            let len = line.len();
-            if bytes.fetch_add(len, Ordering::Relaxed) + len > MAX_QUEUE_BYTES {
-                bytes.fetch_sub(len, Ordering::Relaxed);
-                LOG_LINES_DROPPED.inc();
-                return;
-            }
-            queued.fetch_add(1, Ordering::Relaxed);
-            if lines.try_send(Queued::Line(line.to_owned())).is_err() {
-                queued.fetch_sub(1, Ordering::Relaxed);
-                bytes.fetch_sub(len, Ordering::Relaxed);
+            } else if !lines.push(line) {
                 LOG_LINES_DROPPED.inc();
             }
-        };
-        let flush = move |timeout: Duration| {
-            let deadline = Instant::now() + timeout;
-            let (done_tx, done_rx) = mpsc::channel();
-            // A marker behind the lines queued so far: written, they are.
-            let mut marker = Queued::Flush(done_tx);
-            loop {
-                match tx.try_send(marker) {
-                    Ok(()) => break,
-                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                        marker = back;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Err(_) => return false,
-                }
-            }
-            done_rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .is_ok()
         };
         Self(
             Arc::new(write),
-            Some(Arc::new(Background {
-                flush: Box::new(flush),
-                pending,
-                closed,
-            })),
+            Some(Arc::new(Background { queue, closed })),
         )
     }
 
@@ -194,9 +257,9 @@ impl LogWriter {
         let Some(background) = &self.1 else {
             return 0;
         };
-        let _ = (background.flush)(timeout);
+        let _ = background.queue.flush(timeout);
         background.closed.store(true, Ordering::Relaxed);
-        background.pending.load(Ordering::Relaxed)
+        background.queue.pending()
     }
 
     /// Writes one line (newline included).
@@ -207,7 +270,7 @@ impl LogWriter {
     /// Waits up to `timeout` until every line handed over so far is written; `true` at
     /// once for a writer that writes in place.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.1.as_ref().is_none_or(|b| (b.flush)(timeout))
+        self.1.as_ref().is_none_or(|b| b.queue.flush(timeout))
     }
 
     /// An in-memory sink and a handle to read it, for tests.
@@ -239,5 +302,36 @@ impl MemoryLog {
             .lines()
             .map(str::to_owned)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::LogWriter;
+
+    #[test]
+    fn lines_keep_their_order_and_the_last_handle_drains_the_queue() {
+        let (memory, log) = LogWriter::memory();
+        let writer = LogWriter::non_blocking(memory, 100_000);
+        for i in 0..5_000 {
+            writer.write(&format!("{i}\n"));
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        let expected: Vec<String> = (0..5_000).map(|i| i.to_string()).collect();
+        assert_eq!(log.lines(), expected);
+        for i in 5_000..6_000 {
+            writer.write(&format!("{i}\n"));
+        }
+        // No flush: dropping the last handle makes the thread write the rest, then end.
+        drop(writer);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.lines().len() < 6_000 {
+            assert!(Instant::now() < deadline, "{} lines", log.lines().len());
+            std::thread::yield_now();
+        }
+        let expected: Vec<String> = (0..6_000).map(|i| i.to_string()).collect();
+        assert_eq!(log.lines(), expected);
     }
 }
