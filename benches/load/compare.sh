@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROUNDS=${ROUNDS:-5}
+[ "$ROUNDS" -ge 1 ] || { echo "compare: ROUNDS must be at least 1" >&2; exit 1; }
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 REQUEST_PATH=${PATH_:-/api/orders/1}
@@ -48,7 +49,9 @@ trap cleanup EXIT
 # Starts one variant on a free port: sets `pid` and `url` once it listens.
 start() {
   local variant=$1 log="$out/$1.err"
-  ORDERS_ADDR=127.0.0.1:0 OTEL_EXPORTER_OTLP_ENDPOINT=$sink_url RUST_LOG=info \
+  : > "$log"   # no address from an earlier run's log
+  env -u DATABASE_URL -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT -u OTEL_TRACES_SAMPLER \
+    ORDERS_ADDR=127.0.0.1:0 OTEL_EXPORTER_OTLP_ENDPOINT="$sink_url" RUST_LOG=info \
     "$out/orders-$variant" >/dev/null 2>"$log" &
   pid=$!
   services+=("$pid")
@@ -87,6 +90,11 @@ for round in $(seq 1 "$ROUNDS"); do
     rps=$(sed -n 's/^[[:space:]]*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$report")
     p99=$(sed -n 's/^[[:space:]]*99% in \([0-9.]*\) secs.*/\1/p' <<<"$report")
     codes=$(sed -n 's/^[[:space:]]*\[\([0-9]*\)\][[:space:]]*\([0-9]*\) responses.*/\1:\2/p' <<<"$report" | tr '\n' ' ')
+    if [ -z "$rps" ] || [ -z "$p99" ] || [ "$codes" != "200:${codes#200:}" ] || [[ "$codes" == *" "?*:* ]]; then
+      echo "compare: orders-$variant: unreadable report or answers other than 200:" >&2
+      printf '%s\n' "$report" >&2
+      exit 1
+    fi
     printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$rps" "$p99" "$codes" | tee -a "$results"
   done
 done

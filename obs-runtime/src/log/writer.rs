@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -85,6 +86,9 @@ struct LineQueue {
 #[derive(Default)]
 struct LineState {
     lines: Vec<String>,
+    /// Lines the writer took and is writing: they count against the bounds until written.
+    writing: usize,
+    /// Bytes of the queued lines and of the lines being written.
     bytes: usize,
     /// Lines ever queued.
     queued: u64,
@@ -98,14 +102,18 @@ impl LineQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `line`; `false` when the queue is full (by lines or bytes).
+    /// Queues `line`; `false` when the queue is full (by lines or bytes, the lines being
+    /// written included).
     fn push(&self, line: &str) -> bool {
+        let owned = line.to_owned();
         let mut state = self.lock();
-        if state.lines.len() >= self.capacity || state.bytes + line.len() > MAX_QUEUE_BYTES {
+        if state.lines.len() + state.writing >= self.capacity
+            || state.bytes + owned.len() > MAX_QUEUE_BYTES
+        {
             return false;
         }
-        state.lines.push(line.to_owned());
-        state.bytes += line.len();
+        state.bytes += owned.len();
+        state.lines.push(owned);
         state.queued += 1;
         let wake = std::mem::take(&mut state.idle);
         drop(state);
@@ -133,15 +141,25 @@ impl LineQueue {
                 }
                 state.idle = false;
                 std::mem::swap(&mut state.lines, &mut batch);
-                state.bytes = 0;
+                state.writing = batch.len();
             }
+            let mut bytes = 0;
             for line in &batch {
-                write(line);
+                // A sink that panics loses its line (counted), not the writer thread.
+                if catch_unwind(AssertUnwindSafe(|| write(line))).is_err() {
+                    LOG_LINES_DROPPED.inc();
+                }
+                bytes += line.len();
                 self.done.fetch_add(1, Ordering::Release);
             }
             batch.clear();
-            // Under the lock, so a flusher between its check and its wait is not missed.
-            drop(self.lock());
+            {
+                // Under the lock, so a flusher between its check and its wait is not
+                // missed; the batch stops counting against the bounds.
+                let mut state = self.lock();
+                state.writing = 0;
+                state.bytes -= bytes;
+            }
             self.written.notify_all();
             std::thread::sleep(LINGER);
         }
@@ -149,17 +167,23 @@ impl LineQueue {
 
     /// Lines queued and not yet written.
     fn pending(&self) -> usize {
-        let queued = self.lock().queued;
-        usize::try_from(queued - self.done.load(Ordering::Acquire)).unwrap_or(usize::MAX)
+        // Under the lock, where every line written was queued before.
+        let state = self.lock();
+        let left = state
+            .queued
+            .saturating_sub(self.done.load(Ordering::Acquire));
+        usize::try_from(left).unwrap_or(usize::MAX)
     }
 
     /// Waits until the lines queued so far are written; `false` after `timeout`.
     fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.lock();
         let target = state.queued;
         while self.done.load(Ordering::Acquire) < target {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 return false;
             }
@@ -226,10 +250,11 @@ impl LogWriter {
             capacity: capacity.max(1),
         });
         let thread_queue = Arc::clone(&queue);
-        let thread_inner = Arc::clone(&inner.0);
+        // The whole writer: an inner non-blocking writer's thread lives as long as this one.
+        let thread_inner = inner.clone();
         let spawned = std::thread::Builder::new()
             .name("obs-log-writer".into())
-            .spawn(move || thread_queue.run(&*thread_inner));
+            .spawn(move || thread_queue.run(&*thread_inner.0));
         if spawned.is_err() {
             // No thread to write: keep writing in place rather than losing every line.
             return inner;
@@ -333,5 +358,23 @@ mod tests {
         }
         let expected: Vec<String> = (0..6_000).map(|i| i.to_string()).collect();
         assert_eq!(log.lines(), expected);
+    }
+
+    #[test]
+    fn a_sink_that_panics_loses_its_line_and_not_the_writer() {
+        let (memory, log) = LogWriter::memory();
+        let touchy = LogWriter::new(move |line| {
+            assert!(!line.starts_with("boom"), "the sink refuses {line:?}");
+            memory.write(line);
+        });
+        let writer = LogWriter::non_blocking(touchy, 1_000);
+        for line in ["a\n", "boom\n", "b\n"] {
+            writer.write(line);
+        }
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(log.lines(), ["a", "b"]);
+        writer.write("c\n");
+        assert!(writer.flush(Duration::from_secs(10)));
+        assert_eq!(log.lines(), ["a", "b", "c"]);
     }
 }
