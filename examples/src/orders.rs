@@ -24,9 +24,15 @@
 //! `baseline`) it is instrumented the usual way instead ([`peer`]). That is the only
 //! reason for the `cfg_attr`s below; a service writes `#[observe]` directly.
 
+mod error;
+mod labels;
 #[cfg(feature = "peer")]
 pub mod peer;
 pub mod store;
+
+use error::database_error;
+pub use error::{GatewayRefusal, OrderError, UserError};
+pub use labels::{OrderStatus, PaymentMethod, Warehouse};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,39 +49,8 @@ use obs_runtime::dashboards::{DashboardOptions, RuleOptions};
 use obs_runtime::metrics::Slo;
 #[cfg(not(feature = "baseline"))]
 use obs_runtime::observe;
-use obs_runtime::{ErrorLabel, Label, metric, tracing};
+use obs_runtime::{Label, metric, tracing};
 use serde::{Deserialize, Serialize};
-
-/// How an order ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Label)]
-pub enum OrderStatus {
-    /// Charged and stored.
-    Success,
-    /// Rejected (payment declined, out of stock).
-    Failure,
-}
-
-/// How a customer pays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Label, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    /// Credit or debit card.
-    Card,
-    /// PayPal.
-    Paypal,
-    /// Bank transfer.
-    BankTransfer,
-}
-
-/// Where stock is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Label, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Warehouse {
-    /// The east coast warehouse.
-    East,
-    /// The west coast warehouse.
-    West,
-}
 
 metric! {
     /// Orders processed, by outcome and payment method.
@@ -134,94 +109,6 @@ pub struct Order {
     pub total: f64,
     /// How it was paid.
     pub payment_method: PaymentMethod,
-}
-
-/// Why an order failed.
-#[derive(Debug, ErrorLabel)]
-pub enum OrderError {
-    /// The request was not a valid order.
-    Invalid(String),
-    /// Not enough stock.
-    OutOfStock {
-        /// The warehouse that ran out.
-        warehouse: Warehouse,
-    },
-    /// The payment was declined.
-    PaymentDeclined {
-        /// The amount refused.
-        amount: f64,
-        /// Why the payment gateway refused it.
-        cause: GatewayRefusal,
-    },
-    /// No such order.
-    NotFound(u64),
-    /// The database failed or had no connection to give.
-    Database(sqlx::Error),
-}
-
-impl From<sqlx::Error> for OrderError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
-    }
-}
-
-impl std::fmt::Display for OrderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Invalid(why) => write!(f, "invalid order: {why}"),
-            Self::OutOfStock { warehouse } => write!(f, "out of stock in {}", warehouse.as_str()),
-            Self::PaymentDeclined { amount, .. } => write!(f, "payment of ${amount:.2} declined"),
-            Self::NotFound(id) => write!(f, "order {id} not found"),
-            Self::Database(e) => write!(f, "database: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for OrderError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::PaymentDeclined { cause, .. } => Some(cause),
-            Self::Database(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// The payment gateway's answer to a charge it refused: the cause of
-/// [`OrderError::PaymentDeclined`], carried to the error's `exception` event and log line.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GatewayRefusal {
-    /// The most the gateway accepts in one charge.
-    pub limit: f64,
-}
-
-impl std::fmt::Display for GatewayRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "gateway refused the charge: over the limit of ${:.2}",
-            self.limit
-        )
-    }
-}
-
-impl std::error::Error for GatewayRefusal {}
-
-impl IntoResponse for OrderError {
-    fn into_response(self) -> Response {
-        let status = match self {
-            Self::Invalid(_) => StatusCode::BAD_REQUEST,
-            Self::OutOfStock { .. } => StatusCode::CONFLICT,
-            Self::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Database(ref e) => return database_error(e),
-        };
-        (
-            status,
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response()
-    }
 }
 
 /// The service's state: its database.
@@ -294,19 +181,6 @@ fn label_of<L: Label>(value: &str) -> Option<L> {
         .iter()
         .position(|v| *v == value)
         .and_then(L::from_index)
-}
-
-/// The answer to a failed database call: `503` when the pool had no connection in time (the
-/// caller may retry), `500` otherwise; the details are in the span and the log line.
-fn database_error(e: &sqlx::Error) -> Response {
-    let (status, message) = match e {
-        sqlx::Error::PoolTimedOut => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the database is busy: try again",
-        ),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "database error"),
-    };
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 #[cfg_attr(not(feature = "baseline"), observe(fields(items = order.items.len())))]
@@ -477,33 +351,6 @@ pub struct User {
     pub name: String,
     /// Their tier.
     pub tier: String,
-}
-
-/// Why a user could not be fetched.
-#[derive(Debug, ErrorLabel)]
-pub enum UserError {
-    /// Unknown id.
-    NotFound,
-    /// The database failed or had no connection to give.
-    Database(sqlx::Error),
-}
-
-impl std::fmt::Display for UserError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotFound => f.write_str("user not found"),
-            Self::Database(e) => write!(f, "database: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for UserError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::NotFound => None,
-            Self::Database(e) => Some(e),
-        }
-    }
 }
 
 /// Fetches a user from the user directory; ids divisible by 7 take its slow path (300 ms
