@@ -172,8 +172,25 @@ fn http_layer_end_to_end() {
         ],
     );
     assert_eq!(malformed.status, 201, "a malformed traceparent is ignored");
-    assert!(guard.flush(Duration::from_secs(10)));
-    let spans = receiver.spans();
+    // The client has its answer before the server span closes: wait until both server
+    // spans arrived (flushing each time), not only for what was queued at the answer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let spans = loop {
+        assert!(guard.flush(Duration::from_secs(10)));
+        let spans = receiver.spans();
+        let arrived = |id: &str| {
+            spans
+                .iter()
+                .any(|s| attr(&s.span.attributes, "request_id").as_deref() == Some(id))
+        };
+        if arrived("traced-1") && arrived("malformed-1") {
+            break spans;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server spans missing after 10 s"
+        );
+    };
     let server = by_request_id(&spans, "traced-1");
     assert_eq!(server.span.name, "POST /api/orders");
     assert_eq!(hex(&server.span.trace_id), trace_id);
