@@ -33,7 +33,8 @@ pub(crate) enum Transport {
         headers: http::HeaderMap,
         timeout: Duration,
         /// Whether the server was found to speak HTTP/2 only: asked once, on the first
-        /// reset request (`UNKNOWN`, `HTTP2_ONLY` or `NOT_HTTP2_ONLY`).
+        /// request that connected but got no answer (`UNKNOWN`, `HTTP2_ONLY` or
+        /// `NOT_HTTP2_ONLY`).
         http2_only: AtomicU8,
     },
     /// Unary gRPC calls over `channel`.
@@ -236,15 +237,13 @@ async fn post(
             let response = match response {
                 Ok(response) => response,
                 Err(e) => {
-                    // A gRPC server resets an HTTP/1.1 request, and the reset may come
-                    // before the client read the HTTP/2 frames it was sent: ask the
-                    // server once, without a request, within what is left of the timeout.
-                    let reset = !e.is_connect() && {
-                        let chain = super::super::trouble::cause_chain(&e).to_ascii_lowercase();
-                        chain.contains("reset") || chain.contains("closed")
-                    };
+                    // A gRPC server answers an HTTP/1.1 request with HTTP/2 frames and
+                    // a reset; which of them the client reads first varies ("connection
+                    // reset", "closed", "unexpected message"). Whenever the connection
+                    // opened but no answer came, ask the server once per endpoint,
+                    // without a request, within what is left of the timeout.
                     let known = http2_only.load(Ordering::Relaxed);
-                    let said_http2 = reset
+                    let said_http2 = !e.is_connect()
                         && match known {
                             UNKNOWN => {
                                 let left = deadline.saturating_duration_since(Instant::now());
@@ -385,55 +384,4 @@ fn grpc_tls(tls: &TlsConfig) -> tonic::transport::ClientTlsConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{excerpt, speaks_http2_only};
-
-    /// Whether the probe calls a server on 127.0.0.1 that greets a connection with
-    /// `greeting` (nothing: an HTTP/1.1 server) an HTTP/2-only server.
-    fn probe(greeting: &'static [u8]) -> bool {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let url: http::Uri = format!("http://{}/v1/traces", listener.local_addr().unwrap())
-                .parse()
-                .unwrap();
-            let server = tokio::spawn(async move {
-                let (stream, _) = listener.accept().await.expect("accept");
-                stream.writable().await.expect("writable");
-                stream.try_write(greeting).expect("write");
-                // Held open until the probe gave up or read.
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                drop(stream);
-            });
-            let answer = speaks_http2_only(&url, std::time::Duration::from_secs(5)).await;
-            server.abort();
-            answer
-        })
-    }
-
-    #[test]
-    fn a_server_that_greets_with_http2_settings_is_http2_only() {
-        // An empty SETTINGS frame: length 0, type 4, flags 0, stream 0.
-        assert!(probe(&[0, 0, 0, 4, 0, 0, 0, 0, 0]));
-        // A silent server (HTTP/1.1 waits for the request), or other bytes, is not.
-        assert!(!probe(b""));
-        assert!(!probe(b"HTTP/1.1 400 Bad Request\r\n"));
-    }
-
-    #[test]
-    fn body_excerpts_are_short_single_line_text() {
-        assert_eq!(excerpt(b""), "");
-        assert_eq!(excerpt(b"  \n"), "");
-        assert_eq!(
-            excerpt(b"queue full\nretry later"),
-            ": queue full retry later"
-        );
-        let long = vec![b'x'; 300];
-        assert_eq!(excerpt(&long), format!(": {}…", "x".repeat(256)));
-    }
-}
+mod tests;
