@@ -19,13 +19,14 @@ pub(super) struct Bound(pub(super) Vec<(&'static str, Arc<str>)>);
 /// A later binding of the same key replaces the earlier one. Returns `false` when the
 /// span is disabled or the subscriber is not built on `tracing_subscriber::Registry`.
 pub fn bind(span: &Span, key: &'static str, value: impl fmt::Display) -> bool {
-    bind_all(span, [(key, value.to_string())])
+    bind_all(span, [(key, Arc::from(value.to_string()))])
 }
 
-/// Binds several fields at once (one lookup of the span).
+/// Binds several fields at once (one lookup of the span). A value is scrubbed of secrets
+/// and kept as it is (shared, not copied) when it holds none.
 pub(crate) fn bind_all(
     span: &Span,
-    fields: impl IntoIterator<Item = (&'static str, String)>,
+    fields: impl IntoIterator<Item = (&'static str, Arc<str>)>,
 ) -> bool {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<Registry>()?;
@@ -46,9 +47,9 @@ pub(crate) fn bind_all(
 
 impl Bound {
     /// Sets `key`, replacing an earlier binding of it.
-    pub(super) fn set(&mut self, key: &'static str, value: String) {
+    pub(super) fn set(&mut self, key: &'static str, value: Arc<str>) {
         let value: Arc<str> = match crate::redact::scrub(&value) {
-            std::borrow::Cow::Borrowed(_) => value.into(),
+            std::borrow::Cow::Borrowed(_) => value,
             std::borrow::Cow::Owned(masked) => masked.into(),
         };
         self.0.retain(|(k, _)| *k != key);
@@ -127,19 +128,20 @@ where
 /// Picks the listed fields' values, as text.
 struct Picker<'a> {
     names: &'a [String],
-    picked: Vec<(&'static str, String)>,
+    picked: Vec<(&'static str, Arc<str>)>,
 }
 
 impl Visit for Picker<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if self.names.iter().any(|n| n == field.name()) {
-            self.picked.push((field.name(), value.to_owned()));
+            self.picked.push((field.name(), Arc::from(value)));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.names.iter().any(|n| n == field.name()) {
-            self.picked.push((field.name(), format!("{value:?}")));
+            self.picked
+                .push((field.name(), Arc::from(format!("{value:?}"))));
         }
     }
 }

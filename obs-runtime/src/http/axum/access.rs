@@ -1,10 +1,12 @@
 //! The access log: one line per request, when it completes.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
-use axum::http::Request;
 use axum::http::header::USER_AGENT;
+use axum::http::{HeaderValue, Request, Uri};
 use tracing::Level;
 
 /// Longest user agent and path kept in an access log line, in bytes (longer ones are cut
@@ -90,22 +92,24 @@ pub(crate) struct Routine;
 #[derive(Debug)]
 pub(super) struct RequestLine {
     method: &'static str,
-    route: Option<String>,
-    path: String,
+    route: Option<Arc<str>>,
+    /// The request's URI and user agent share the bytes hyper read (a clone is a
+    /// reference count); they are capped when the line is written.
+    uri: Uri,
     client: Option<SocketAddr>,
-    user_agent: Option<String>,
+    user_agent: Option<HeaderValue>,
 }
 
 /// `s` cut to at most [`MAX_ACCESS_FIELD_LEN`] bytes, at a character boundary.
-fn capped(s: &str) -> String {
+fn capped(s: &str) -> Cow<'_, str> {
     if s.len() <= MAX_ACCESS_FIELD_LEN {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let mut end = MAX_ACCESS_FIELD_LEN - '…'.len_utf8();
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    Cow::Owned(format!("{}…", &s[..end]))
 }
 
 impl RequestLine {
@@ -114,22 +118,18 @@ impl RequestLine {
         config: AccessLog,
         request: &Request<B>,
         method: &'static str,
-        route: Option<&str>,
+        route: Option<&Arc<str>>,
     ) -> Option<Box<Self>> {
         config.levels?;
         Some(Box::new(Self {
             method,
-            route: route.map(str::to_owned),
-            path: capped(request.uri().path()),
+            route: route.cloned(),
+            uri: request.uri().clone(),
             client: request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0),
-            user_agent: request
-                .headers()
-                .get(USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(capped),
+            user_agent: request.headers().get(USER_AGENT).cloned(),
         }))
     }
 
@@ -138,6 +138,12 @@ impl RequestLine {
         let Some(level) = config.level(status, routine) else {
             return;
         };
+        let path = capped(self.uri.path());
+        let user_agent = self
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(capped);
         macro_rules! line {
             ($level:expr) => {
                 tracing::event!(
@@ -145,12 +151,12 @@ impl RequestLine {
                     $level,
                     http.request.method = self.method,
                     http.route = self.route.as_deref(),
-                    url.path = %self.path,
+                    url.path = &*path,
                     http.response.status_code = status,
                     duration_ms,
                     client.address = self.client.map(|c| tracing::field::display(c.ip())),
                     client.port = self.client.map(|c| c.port()),
-                    user_agent.original = self.user_agent.as_deref(),
+                    user_agent.original = user_agent.as_deref(),
                     "request completed"
                 )
             };

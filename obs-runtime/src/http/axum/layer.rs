@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
@@ -203,7 +203,6 @@ where
             HttpMethod::Other => "_OTHER",
             known => known.as_str(),
         };
-        let line = RequestLine::new(self.access, &request, method_attr, template);
         let id: Arc<str> = match accepted_id(request.headers()) {
             Some(id) => Arc::from(id),
             None => new_id(),
@@ -217,18 +216,27 @@ where
             None => server_span(&request, method, template, &id),
         };
         // Every line written inside the request says which request, route and method.
+        // The values are shared with the route table and across requests, not copied.
         let client = request
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| Arc::<str>::from(c.0.ip().to_string()));
+        let route_value = template.map(|t| {
+            if *route.endpoint == *t {
+                Arc::clone(&route.endpoint)
+            } else {
+                Arc::from(t)
+            }
+        });
+        let line = RequestLine::new(self.access, &request, method_attr, route_value.as_ref());
         log::bind_all(
             &span,
             [
-                ("request_id", id.to_string()),
-                ("http.request.method", method_attr.to_owned()),
+                ("request_id", Arc::clone(&id)),
+                ("http.request.method", method_value(method)),
             ]
             .into_iter()
-            .chain(template.map(|t| ("http.route", t.to_owned())))
+            .chain(route_value.clone().map(|t| ("http.route", t)))
             .chain(client.map(|c| ("client.address", c))),
         );
         let baggage = if let Some(incoming) = incoming {
@@ -266,6 +274,20 @@ where
             }),
         }
     }
+}
+
+/// The `http.request.method` value of `method` (`_OTHER` for an unknown one), shared.
+fn method_value(method: HttpMethod) -> Arc<str> {
+    static VALUES: OnceLock<Vec<Arc<str>>> = OnceLock::new();
+    let values = VALUES.get_or_init(|| {
+        (0..HttpMethod::CARDINALITY)
+            .map(|i| match HttpMethod::from_index(i) {
+                Some(HttpMethod::Other) | None => Arc::from("_OTHER"),
+                Some(known) => Arc::from(known.as_str()),
+            })
+            .collect()
+    });
+    Arc::clone(&values[method.index()])
 }
 
 fn server_span<B>(
