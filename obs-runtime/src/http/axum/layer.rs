@@ -4,18 +4,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::MatchedPath;
-use axum::http::header::{HOST, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use tracing::Span;
-use tracing::field::Empty;
 
 use super::access::{AccessLog, RequestLine, Routine};
 use super::outcome::Panicked;
 use super::routes::{Route, routes};
+use super::span::{method_value, server_span};
 use crate::metrics::{HttpMethod, Label, Slo};
 use crate::trace::propagation;
 use crate::{log, trace};
@@ -274,65 +273,6 @@ where
             }),
         }
     }
-}
-
-/// The `http.request.method` value of `method` (`_OTHER` for an unknown one), shared.
-fn method_value(method: HttpMethod) -> Arc<str> {
-    static VALUES: OnceLock<Vec<Arc<str>>> = OnceLock::new();
-    let values = VALUES.get_or_init(|| {
-        (0..HttpMethod::CARDINALITY)
-            .map(|i| match HttpMethod::from_index(i) {
-                Some(HttpMethod::Other) | None => Arc::from("_OTHER"),
-                Some(known) => Arc::from(known.as_str()),
-            })
-            .collect()
-    });
-    Arc::clone(&values[method.index()])
-}
-
-fn server_span<B>(
-    request: &Request<B>,
-    method: HttpMethod,
-    template: Option<&str>,
-    id: &str,
-) -> Span {
-    // OpenTelemetry: `{method} {route}`, where an unknown method reads `HTTP`.
-    let shown = match method {
-        HttpMethod::Other => "HTTP",
-        known => known.as_str(),
-    };
-    let name = match template {
-        Some(route) => format!("{shown} {route}"),
-        None => shown.to_owned(),
-    };
-    let headers = request.headers();
-    let uri = request.uri();
-    let host = uri
-        .host()
-        .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()))
-        .map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host));
-    let (method_attr, method_original) = match method {
-        HttpMethod::Other => ("_OTHER", Some(request.method().as_str())),
-        known => (known.as_str(), None),
-    };
-    // All known values at creation: every later `record` is a lookup in the registry.
-    tracing::info_span!(
-        target: "obs::http",
-        "http.request",
-        otel.name = %name,
-        otel.kind = "server",
-        otel.status_code = Empty,
-        http.request.method = method_attr,
-        http.request.method_original = method_original,
-        http.route = template,
-        http.response.status_code = Empty,
-        url.path = uri.path(),
-        url.scheme = uri.scheme_str().unwrap_or("http"),
-        server.address = host,
-        user_agent.original = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()),
-        request_id = id,
-        error.type = Empty,
-    )
 }
 
 /// What is left to record once the response (or its absence) is known.

@@ -37,6 +37,7 @@ mod layer;
 mod outcome;
 mod panic;
 mod routes;
+mod span;
 
 pub use access::{AccessLog, MAX_ACCESS_FIELD_LEN};
 pub use health::{ComponentHealth, DEFAULT_CACHE, ErrorDetails, Health, HealthReport};
