@@ -294,6 +294,12 @@ impl Builder {
         let telemetry = self.build()?;
         tracing::dispatcher::set_global_default(telemetry.dispatch.clone())
             .map_err(|_| InitError::AlreadyInstalled)?;
+        if let Some(pipeline) = telemetry.guard.pipeline() {
+            pipeline.reports_to_global();
+        }
+        if let Some(pipeline) = telemetry.guard.log_pipeline() {
+            pipeline.reports_to_global();
+        }
         // A panic's message and backtrace reach the `exception` event of the observed
         // call it unwinds through; the program's own hook still runs after.
         crate::observe::panic::install_hook();

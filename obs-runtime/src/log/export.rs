@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -152,6 +152,10 @@ struct Shared {
     counters: Counters,
     worker: Mutex<Option<JoinHandle<()>>>,
     dispatch: OnceLock<tracing::dispatcher::WeakDispatch>,
+    /// That subscriber is the global default: the lines are written without a scoped
+    /// default, which would put every thread's `tracing` calls on the slow path while
+    /// set (and hand a nested dispatch the no-op subscriber).
+    global: AtomicBool,
 }
 
 /// Counts of one log pipeline.
@@ -200,6 +204,7 @@ impl LogPipeline {
             counters: Counters::default(),
             worker: Mutex::new(None),
             dispatch: OnceLock::new(),
+            global: AtomicBool::new(false),
         });
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -244,6 +249,12 @@ impl LogPipeline {
     /// subscriber.
     pub(crate) fn report_to(&self, dispatch: &tracing::Dispatch) {
         let _ = self.shared.dispatch.set(dispatch.downgrade());
+    }
+
+    /// Says that the subscriber given to `report_to` is now the global default
+    /// ([`crate::init::Builder::install`]).
+    pub(crate) fn reports_to_global(&self) {
+        self.shared.global.store(true, Ordering::Release);
     }
 
     /// Exports everything queued so far; `false` if that did not finish within `timeout`.
@@ -336,12 +347,15 @@ impl Worker {
             }
         };
         if let Some(said) = said {
-            match self
-                .shared
-                .dispatch
-                .get()
-                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
-            {
+            let scoped = if self.shared.global.load(Ordering::Acquire) {
+                None
+            } else {
+                self.shared
+                    .dispatch
+                    .get()
+                    .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+            };
+            match scoped {
                 Some(dispatch) => {
                     tracing::dispatcher::with_default(&dispatch, || self.trouble.say(&said));
                 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -107,6 +107,10 @@ struct Shared {
     /// The subscriber the lines about export trouble go to (the global one if unset).
     /// Weak: that subscriber holds this pipeline.
     dispatch: OnceLock<tracing::dispatcher::WeakDispatch>,
+    /// That subscriber is the global default: the lines are written without a scoped
+    /// default, which would put every thread's `tracing` calls on the slow path while
+    /// set (and hand a nested dispatch the no-op subscriber).
+    global: AtomicBool,
 }
 
 /// The largest `max_queue` (and `OTEL_BSP_MAX_QUEUE_SIZE`) accepted: about a million
@@ -163,6 +167,7 @@ impl Pipeline {
             counters: Counters::default(),
             worker: Mutex::new(None),
             dispatch: OnceLock::new(),
+            global: AtomicBool::new(false),
         });
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -201,6 +206,12 @@ impl Pipeline {
     /// serves, instead of the global one; [`crate::init()`] does so.
     pub fn report_to(&self, dispatch: &tracing::Dispatch) {
         let _ = self.shared.dispatch.set(dispatch.downgrade());
+    }
+
+    /// Says that the subscriber given to `report_to` is now the global default
+    /// ([`crate::init::Builder::install`]).
+    pub(crate) fn reports_to_global(&self) {
+        self.shared.global.store(true, Ordering::Release);
     }
 
     /// Whether tail sampling is on (every span must be recorded).
@@ -335,12 +346,15 @@ impl Worker {
             }
         };
         if let Some(said) = said {
-            match self
-                .shared
-                .dispatch
-                .get()
-                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
-            {
+            let scoped = if self.shared.global.load(Ordering::Acquire) {
+                None
+            } else {
+                self.shared
+                    .dispatch
+                    .get()
+                    .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+            };
+            match scoped {
                 Some(dispatch) => {
                     tracing::dispatcher::with_default(&dispatch, || self.trouble.say(&said));
                 }
